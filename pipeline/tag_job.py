@@ -1,0 +1,239 @@
+"""The tag job: read -> normalise -> tag -> write, as one Apache Beam pipeline.
+
+    python -m pipeline.tag_job --input data/sample --output runs/tag [--runner R] [BEAM ARGS...]
+
+Writes OUTPUT/docs/part-*.parquet, OUTPUT/rejects/part-*.jsonl and OUTPUT/stats.json through a
+staging folder (DESIGN.md). Until dedup lands, every document is its own cluster.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import resource
+import sys
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.parquetio import WriteToParquet
+from apache_beam.metrics import Metrics
+
+import taggers
+from pipeline import inputs, staging
+from pipeline.options import StrictParser, UsageError, beam_options, runner_name, worker_count
+from pipeline.parse import ParseConfig, parse_record
+from pipeline.read import SUMMARY, ReadFiles
+from pipeline.rejects import to_json_line
+from pipeline.schema import docs_schema
+from pipeline.stats import StatsFn, doc_event, file_event, reject_event
+
+STATS_SCHEMA = "mixcurate.tag.stats/1"
+PIPELINE_STATS = "_pipeline_stats"
+
+
+class Parse(beam.DoFn):
+    """Raw record -> document (main output) or reject (output `reject`)."""
+
+    def __init__(self, config: ParseConfig):
+        self.config = config
+        self.rejected = Metrics.counter("tag", "rejected")
+
+    def process(self, raw):
+        kind, value = parse_record(raw, self.config)
+        if kind == "doc":
+            yield value
+        else:
+            self.rejected.inc()
+            yield beam.pvalue.TaggedOutput("reject", value)
+
+
+class FirstOfId(beam.DoFn):
+    """Of the documents sharing an id, keeps the first in input order and rejects the others."""
+
+    def process(self, keyed):
+        _, docs = keyed
+        docs = sorted(docs, key=lambda d: (d["_file"], d["_line"], d["_offset"] or 0))
+        first = docs[0]
+        yield first
+        for dup in docs[1:]:
+            yield beam.pvalue.TaggedOutput("reject", {
+                "file": dup["_file"], "line": None if dup["_line"] < 0 else dup["_line"],
+                "offset": dup["_offset"], "reason": "duplicate_id",
+                "detail": f"id {dup['id'][:200]!r} already used at {first['_file']}:{first['_line']}",
+                "raw": json.dumps({"id": dup["id"], "text": dup["text"][:900]}, ensure_ascii=False)[:1000]})
+
+
+_MODELS: dict = {}
+
+
+def _models(model_dir):
+    """Models are loaded once per worker process and shared by its DoFn instances."""
+    if model_dir not in _MODELS:
+        _MODELS[model_dir] = taggers.load_models(model_dir)
+    return _MODELS[model_dir]
+
+
+class TagBatch(beam.DoFn):
+    """A batch of documents -> rows of docs/ with every tag column (taggers.tag_batch)."""
+
+    def __init__(self, model_dir):
+        self.model_dir = model_dir
+        self.tagged = Metrics.counter("tag", "tagged")
+
+    def setup(self):
+        self.models = _models(self.model_dir)
+
+    def process(self, docs):
+        cols = taggers.tag_batch([d["text"] for d in docs], self.models)
+        for i, d in enumerate(docs):
+            row = {"id": d["id"], "text": d["text"], "source": d["source"], "meta": d["meta"]}
+            for name in taggers.TAG_COLUMNS:
+                row[name] = cols[name][i]
+            row["dup_cluster"] = d["id"]
+            row["is_dup"] = False
+            self.tagged.inc()
+            yield row
+
+
+def build(p, files, config: dict, out: str):
+    """Adds the whole tag job to pipeline p, writing under the folder `out`."""
+    parse_config = ParseConfig(max_chars=config["max_chars"],
+                               max_invalid_utf8_frac=config["max_invalid_utf8_frac"])
+    read = (p | "Files" >> beam.Create(files)
+              | "SpreadFiles" >> beam.Reshuffle()
+              | "Read" >> beam.ParDo(ReadFiles(config["max_line_bytes"])).with_outputs(SUMMARY, main="raw"))
+    parsed = (read.raw
+              | "SpreadRecords" >> beam.Reshuffle()
+              | "Parse" >> beam.ParDo(Parse(parse_config)).with_outputs("reject", main="doc"))
+    unique = (parsed.doc
+              | "KeyById" >> beam.Map(lambda d: (d["id"], d))
+              | "GroupById" >> beam.GroupByKey()
+              | "FirstOfId" >> beam.ParDo(FirstOfId()).with_outputs("reject", main="doc"))
+    tagged = (unique.doc
+              | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=config["batch_size"])
+              | "Tag" >> beam.ParDo(TagBatch(config["model_dir"])))
+    tagged | "WriteDocs" >> WriteToParquet(
+        FileSystems.join(out, "docs", "part"), docs_schema(taggers.QUALITY_SIGNAL_NAMES),
+        file_name_suffix=".parquet")
+    rejects = (parsed.reject, unique.reject) | "AllRejects" >> beam.Flatten()
+    (rejects | "RejectJson" >> beam.Map(to_json_line)
+             | "WriteRejects" >> beam.io.WriteToText(FileSystems.join(out, "rejects", "part"),
+                                                     file_name_suffix=".jsonl"))
+    events = ((read[SUMMARY] | "FileEvents" >> beam.Map(file_event)),
+              (rejects | "RejectEvents" >> beam.Map(reject_event)),
+              (tagged | "DocEvents" >> beam.Map(doc_event)))
+    (events | "AllEvents" >> beam.Flatten()
+            | "Count" >> beam.CombineGlobally(StatsFn())
+            | "StatsJson" >> beam.Map(lambda s: json.dumps(s, sort_keys=True))
+            | "WriteStats" >> beam.io.WriteToText(FileSystems.join(out, PIPELINE_STATS),
+                                                  file_name_suffix=".json", num_shards=1,
+                                                  shard_name_template=""))
+
+
+def parse_args(argv):
+    parser = StrictParser(prog="python -m pipeline.tag_job",
+                          description="Tag documents (language, topic, domain, quality) with Beam.")
+    parser.add_argument("--input", required=True, help="file, folder (recursive) or quoted glob")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runner", default=None, help="Beam runner (default: FnApiRunner, all cores)")
+    parser.add_argument("--force", action="store_true", help="replace a different finished run")
+    parser.add_argument("--max-chars", type=int, default=1_000_000)
+    parser.add_argument("--max-invalid-utf8-frac", type=float, default=0.001)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--model-dir", default=None, help="folder of tagger models (default: bundled)")
+    args, rest = parser.parse_known_args(argv)
+    if args.max_chars <= 0 or args.batch_size <= 0 or not 0 <= args.max_invalid_utf8_frac <= 1:
+        raise UsageError("--max-chars and --batch-size must be positive, --max-invalid-utf8-frac in [0, 1]")
+    return args, rest
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _versions() -> dict:
+    import fasttext  # noqa: F401  (version from its distribution)
+    from importlib.metadata import version
+    out = {"python": platform.python_version()}
+    for dist in ("mixcurate", "apache-beam", "pyarrow", "numpy", "fasttext-community", "datasketch"):
+        try:
+            out[dist] = version(dist)
+        except Exception:
+            out[dist] = None
+    return out
+
+
+def _cpu_seconds() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run(argv=None) -> dict | None:
+    """Runs the job; returns stats (None when OUTPUT already holds this run). Raises on bad usage."""
+    t0, cpu0 = time.time(), _cpu_seconds()
+    args, beam_args = parse_args(argv)
+    options = beam_options(beam_args, args.runner)
+    files = inputs.expand(args.input)
+    models = {name: {"path": path, "sha256": _sha256(path)}
+              for name, path in taggers.model_files(args.model_dir).items()}
+    config = {"input": args.input, "seed": args.seed, "max_chars": args.max_chars,
+              "max_line_bytes": max(8 * args.max_chars, 1 << 20),
+              "max_invalid_utf8_frac": args.max_invalid_utf8_frac, "batch_size": args.batch_size,
+              "model_dir": args.model_dir, "models": {k: v["sha256"] for k, v in models.items()},
+              "dedup": "none (every document is its own cluster until near-dedup lands)"}
+    identity = {"stage": "tag", "input_fingerprint": inputs.fingerprint(files), "config": config}
+    if staging.check_previous(args.output, identity, args.force):
+        print(f"tag: {args.output} already holds this run (same input and settings); nothing to do")
+        return None
+    out = staging.new_staging(args.output)
+    try:
+        with beam.Pipeline(options=options) as p:
+            build(p, files, config, out)
+        stats_path = FileSystems.join(out, PIPELINE_STATS + ".json")
+        with FileSystems.open(stats_path) as f:
+            counted = json.loads(f.read().decode("utf-8"))
+        FileSystems.delete([stats_path])
+        wall, cpu = time.time() - t0, _cpu_seconds() - cpu0
+        mb = counted["tagged_bytes"] / 1e6
+        stats = {"schema": STATS_SCHEMA, **counted,
+                 "duplicates": {"enabled": False, "exact": 0, "near": 0, "url": 0,
+                                "clusters": counted["tagged"], "cluster_size_histogram": {},
+                                "removed_by_domain": {}, "removed_by_source": {}},
+                 "throughput": {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+                                "docs_per_cpu_s": round(counted["tagged"] / cpu, 2) if cpu else None,
+                                "mb_per_cpu_s": round(mb / cpu, 4) if cpu else None,
+                                "runner": runner_name(options), "workers": worker_count(options)},
+                 "config": config, "models": models, "versions": _versions(),
+                 "input_fingerprint": identity["input_fingerprint"]}
+        with FileSystems.create(FileSystems.join(out, "stats.json")) as f:
+            f.write(json.dumps(stats, indent=1, sort_keys=True).encode("utf-8"))
+        staging.publish(out, args.output, identity)
+    except BaseException:
+        staging.discard(out)
+        raise
+    return stats
+
+
+def main(argv=None) -> int:
+    try:
+        stats = run(sys.argv[1:] if argv is None else argv)
+    except (UsageError, inputs.InputError, staging.OutputError) as exc:
+        print(f"tag: error: {exc}", file=sys.stderr)
+        return 2
+    if stats is not None:
+        t = stats["throughput"]
+        print(f"tag: {stats['inputs']['records']} records read, {stats['tagged']} tagged, "
+              f"{stats['rejected']} rejected in {t['wall_s']:.1f} s "
+              f"({t['docs_per_cpu_s']} docs and {t['mb_per_cpu_s']} MB per CPU-second)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
