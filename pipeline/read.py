@@ -7,6 +7,8 @@ Each file also yields a summary, counted here where the data is: records, blank 
 """
 from __future__ import annotations
 
+import gzip
+
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -23,14 +25,56 @@ def _raw(kind, file, line, offset, payload, detail=""):
             "detail": detail}
 
 
-def iter_jsonl(stream, relpath: str, max_line_bytes: int, summary: dict):
-    """Yields raw records of one JSONL stream. Lines over max_line_bytes are not held in memory:
-    their first bytes are kept and the rest skipped, so one giant line cannot exhaust a worker."""
-    line_no, offset, buf, buf_start, skipping = 0, 0, bytearray(), 0, False
+def iter_chunks(stream, path: str):
+    """Decompressed chunks of a file by its name (.gz, .zst, else plain). A truncated or corrupt
+    compressed stream raises (Beam's own decompressing reader stops quietly at a truncation)."""
+    name = path.lower()
+    if name.endswith(".gz"):
+        # read1: hand on what was decompressed so far, so a truncation loses only its tail
+        gz = gzip.GzipFile(fileobj=stream, mode="rb")
+        while chunk := gz.read1(CHUNK_BYTES):
+            yield chunk
+        return
+    if name.endswith((".zst", ".zstd")):
+        yield from _zstd_chunks(stream)
+        return
     while True:
         chunk = stream.read(CHUNK_BYTES)
         if not chunk:
+            return
+        yield chunk
+
+
+def _zstd_chunks(stream):
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor()
+    dobj, pending = dctx.decompressobj(), b""
+    while True:
+        data = pending or stream.read(CHUNK_BYTES)
+        pending = b""
+        if not data:
             break
+        out = dobj.decompress(data)
+        if out:
+            yield out
+        if dobj.eof:  # a frame ended; more frames may follow
+            pending = dobj.unused_data
+            dobj = dctx.decompressobj()
+            if not pending:
+                nxt = stream.read(CHUNK_BYTES)
+                if not nxt:
+                    return
+                pending = nxt
+    raise EOFError("zstd stream ended before the end of its frame (truncated or corrupt file)")
+
+
+def iter_jsonl(chunks, relpath: str, max_line_bytes: int, summary: dict):
+    """Yields raw records of one JSONL byte stream (given as chunks). Lines over max_line_bytes are
+    not held in memory: their first bytes are kept and the rest skipped, so one giant line cannot
+    exhaust a worker."""
+    line_no, offset, buf, buf_start, skipping = 0, 0, bytearray(), 0, False
+    for chunk in chunks:
         summary["bytes"] += len(chunk)
         start = 0
         while True:
@@ -87,8 +131,9 @@ class ReadFiles(beam.DoFn):
                    "oversized_lines": 0, "bytes": 0, "error": None}
         try:
             if f.format == "jsonl":
-                with FileSystems.open(f.path, compression_type=CompressionTypes.AUTO) as stream:
-                    yield from iter_jsonl(stream, f.relpath, self.max_line_bytes, summary)
+                with FileSystems.open(f.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+                    yield from iter_jsonl(iter_chunks(stream, f.path), f.relpath,
+                                          self.max_line_bytes, summary)
             elif f.format == "parquet":
                 with FileSystems.open(f.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
                     yield from iter_parquet(stream, f.relpath, summary)

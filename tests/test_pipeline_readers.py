@@ -11,7 +11,7 @@ import zstandard
 
 from pipeline import inputs
 from pipeline.parse import ParseConfig, build_meta, parse_record
-from pipeline.read import ReadFiles, iter_jsonl
+from pipeline.read import ReadFiles, iter_chunks, iter_jsonl
 
 
 def _summary():
@@ -20,7 +20,7 @@ def _summary():
 
 def _read(data: bytes, max_line_bytes=1 << 20):
     s = _summary()
-    return list(iter_jsonl(io.BytesIO(data), "f.jsonl", max_line_bytes, s)), s
+    return list(iter_jsonl(iter_chunks(io.BytesIO(data), "f.jsonl"), "f.jsonl", max_line_bytes, s)), s
 
 
 def test_lines_carry_their_number_and_byte_offset():
@@ -121,15 +121,26 @@ def test_read_files_handles_gzip_zstd_and_parquet(tmp_path):
     assert [(r["line"], r["payload"]["text"]) for r in got["c.parquet"]] == [(0, "p0"), (1, "p1"), (2, None)]
 
 
-def test_a_corrupt_gzip_yields_what_was_read_then_one_unreadable_file(tmp_path):
-    good = gzip.compress(b"".join(b'{"text": "%d"}\n' % i for i in range(20000)))
-    (tmp_path / "bad.jsonl.gz").write_bytes(good[: len(good) // 2] + b"\x00garbage" * 10)
+@pytest.mark.parametrize("name,compress", [("bad.jsonl.gz", gzip.compress),
+                                           ("bad.jsonl.zst", zstandard.ZstdCompressor().compress)])
+def test_a_truncated_compressed_file_yields_what_was_read_then_one_unreadable_file(tmp_path, name, compress):
+    good = compress(b"".join(b'{"text": "%d"}\n' % i for i in range(20000)))
+    (tmp_path / name).write_bytes(good[: len(good) // 2])
     (f,) = inputs.expand(str(tmp_path))
     out = list(ReadFiles(1 << 20).process(f))
     records = [o for o in out if isinstance(o, dict)]
     summary = [o.value for o in out if not isinstance(o, dict)][0]
     assert records[-1]["kind"] == "error" and records[-1]["detail"].startswith("unreadable_file")
     assert summary["error"] and summary["records"] == len(records)
+    assert 0 < len(records) - 1 < 20000
+
+
+def test_multi_frame_zstd_is_read_whole(tmp_path):
+    c = zstandard.ZstdCompressor()
+    (tmp_path / "m.jsonl.zst").write_bytes(c.compress(b'{"text": "a"}\n') + c.compress(b'{"text": "b"}\n'))
+    (f,) = inputs.expand(str(tmp_path))
+    records = [o for o in ReadFiles(1 << 20).process(f) if isinstance(o, dict)]
+    assert [json.loads(r["payload"])["text"] for r in records] == ["a", "b"]
 
 
 def test_a_corrupt_parquet_file_is_one_unreadable_file(tmp_path):
