@@ -1,0 +1,164 @@
+"""Command line of the taggers: `predict` (tag a JSONL file) and `train-topic` (rebuild topic.ftz).
+
+    python -m taggers predict --input IN.jsonl[.gz] --output OUT.jsonl[.gz] [--batch-size N]
+    python -m taggers train-topic --sample data/sample --output taggers/models/topic.ftz --seed 0
+
+`predict` writes every input record back with all its keys unchanged plus the tag columns
+(TAG_COLUMNS; a tag column replaces an input key of the same name, which is reported). Text is
+normalised for tagging only. Bad lines (invalid JSON, not an object, missing or non-string `text`,
+mostly invalid UTF-8) are reported on stderr with their line numbers, counted, and skipped; the exit
+status is non-zero only when the input cannot be read (or is cut short) or the models are missing.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+import time
+
+MAX_REPORTED = 50
+
+
+def _open_out(path):
+    tmp = path + ".tmp"
+    if path.endswith(".gz"):
+        return gzip.open(tmp, "wb", compresslevel=5), tmp
+    return open(tmp, "wb"), tmp
+
+
+def _dump(obj) -> bytes:
+    s = json.dumps(obj, ensure_ascii=False)
+    try:
+        return s.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:   # lone surrogates from JSON escapes: keep them escaped, as given
+        return json.dumps(obj, ensure_ascii=True).encode("ascii") + b"\n"
+
+
+def predict(args) -> int:
+    import taggers
+    from taggers.normalise import decode_utf8, utf8_verdict
+
+    t0, c0 = time.time(), time.process_time()
+    try:
+        models = taggers.load_models(args.model_dir)
+    except FileNotFoundError as exc:
+        print(f"taggers predict: {exc}", file=sys.stderr)
+        return 2
+    try:
+        f = gzip.open(args.input, "rb") if args.input.endswith(".gz") else open(args.input, "rb")
+    except OSError as exc:
+        print(f"taggers predict: cannot read {args.input}: {exc}", file=sys.stderr)
+        return 1
+
+    bad = 0
+    collisions = 0
+    n_docs = n_bytes = 0
+    status = 0
+    out, tmp = _open_out(args.output)
+    batch: list[dict] = []
+
+    def report(lineno, reason):
+        nonlocal bad
+        bad += 1
+        if bad <= MAX_REPORTED:
+            print(f"{args.input}:{lineno}: {reason}", file=sys.stderr)
+
+    def flush():
+        nonlocal collisions
+        if not batch:
+            return
+        cols = taggers.tag_batch([r["text"] for r in batch], models)
+        for i, rec in enumerate(batch):
+            if any(name in rec for name in taggers.TAG_COLUMNS):
+                collisions += 1
+            for name in taggers.TAG_COLUMNS:
+                rec[name] = cols[name][i]
+            out.write(_dump(rec))
+        batch.clear()
+
+    try:
+        with f, out:
+            lineno = 0
+            try:
+                for raw in f:
+                    lineno += 1
+                    if not raw.strip():
+                        continue
+                    text, n_invalid = decode_utf8(raw)
+                    if n_invalid and utf8_verdict(n_invalid, len(text)) == "reject":
+                        report(lineno, f"invalid_utf8: {n_invalid} invalid UTF-8 sequences")
+                        continue
+                    try:
+                        rec = json.loads(text)
+                    except json.JSONDecodeError as exc:
+                        report(lineno, f"invalid_json: {exc}")
+                        continue
+                    if not isinstance(rec, dict):
+                        report(lineno, f"not_an_object: JSON {type(rec).__name__}")
+                        continue
+                    if "text" not in rec:
+                        report(lineno, "missing_text")
+                        continue
+                    if not isinstance(rec["text"], str):
+                        report(lineno, f"text_not_string: {type(rec['text']).__name__}")
+                        continue
+                    n_docs += 1
+                    n_bytes += len(raw)
+                    batch.append(rec)
+                    if len(batch) >= args.batch_size:
+                        flush()
+            except (OSError, EOFError) as exc:
+                print(f"taggers predict: {args.input} unreadable after line {lineno}: {exc}",
+                      file=sys.stderr)
+                status = 1
+            flush()
+        os.replace(tmp, args.output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    if bad > MAX_REPORTED:
+        print(f"... and {bad - MAX_REPORTED} more bad lines", file=sys.stderr)
+    if collisions:
+        print(f"taggers predict: {collisions} records had keys named like tag columns; "
+              "the tags replaced them", file=sys.stderr)
+    wall, cpu = time.time() - t0, time.process_time() - c0
+    print(f"taggers predict: {n_docs} documents tagged, {bad} bad lines skipped, "
+          f"{n_bytes / 1e6:.2f} MB in {wall:.1f} s wall, {cpu:.1f} s CPU "
+          f"({n_docs / max(cpu, 1e-9):.0f} docs/s, {n_bytes / 1e6 / max(cpu, 1e-9):.2f} MB/s per CPU-s)",
+          file=sys.stderr)
+    return status
+
+
+def train_topic(args) -> int:
+    from taggers.topic import train
+    train(args.sample, args.output, seed=args.seed, max_per_label=args.max_per_label,
+          log=lambda m: print(m, file=sys.stderr))
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m taggers", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("predict", help="tag a JSONL file (.jsonl or .jsonl.gz)")
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--model-dir", default=None, help="folder holding topic.ftz (default: bundled)")
+    t = sub.add_parser("train-topic", help="train taggers/models/topic.ftz from the sample corpus")
+    t.add_argument("--sample", default="data/sample")
+    t.add_argument("--output", default=os.path.join("taggers", "models", "topic.ftz"))
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--max-per-label", type=int, default=3000)
+    args = parser.parse_args(argv)
+    if args.cmd == "predict":
+        if args.batch_size <= 0:
+            parser.error("--batch-size must be positive")
+        return predict(args)
+    return train_topic(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

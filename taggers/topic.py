@@ -1,0 +1,285 @@
+"""The topic tagger: a supervised fastText classifier over `taxonomy.TOPICS`, and its training.
+
+Owns the text preprocessing shared by training and prediction (`preprocess`), prediction
+(`predict_topics`), and training from the sample corpus (`train`), which evaluates on held-out
+sources and writes a quantised model (`topic.ftz`) and its model card (`topic.md`).
+
+Training data: `<sample>/<domain>/<source>.jsonl.gz`, records `{"id", "text", "source", "meta":
+{"label", "lang", ...}}`; `meta.label` (a topic of the taxonomy) is the target. Documents of every
+language are used: topic is a property of content, not language, and a classifier that has only seen
+English would send non-English prose to whichever class its few known tokens point at (often a
+code class, which `domain_of` cannot overrule). To keep the model mostly English, non-English
+documents are capped at `max_foreign_share` of each label.
+Held-out evaluation: for a label with two or more sources, whole sources are held out (the smallest
+source that keeps at least half of the label's documents in training, so the model is tested on a
+source it never saw); for a label with a single source, documents are held out by a hash of their id.
+The shipped model is then retrained with the same settings on train + held-out documents.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import random
+import re
+import tempfile
+import time
+from collections import Counter, defaultdict
+
+from taggers.taxonomy import TOPICS
+
+LABEL_PREFIX = "__label__"
+MAX_PREPROCESS_CHARS = 6000
+FALLBACK_TOPIC = "general.reference"
+
+_TOKEN = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_+", re.UNICODE)
+_LONG_DIGITS = re.compile(r"\d{5,}")
+
+
+def preprocess(text: str, max_chars: int = MAX_PREPROCESS_CHARS) -> str:
+    """The single text -> fastText input function of training and prediction: the first `max_chars`
+    characters, lowercased, tokenised into runs of letters, runs of digits, and single punctuation
+    marks, joined by spaces on one line. Newlines become a `<nl>` token once per blank-line paragraph
+    break (code and prose differ there); long numbers are collapsed to `0`."""
+    text = text[:max_chars].lower()
+    text = _LONG_DIGITS.sub("0", text)
+    text = text.replace("\n\n", " nlnl ")
+    return " ".join(_TOKEN.findall(text))
+
+
+def predict_topics(texts: list[str], model) -> tuple[list[str], list[float]]:
+    """Batch: most probable topic and its probability for each text (one fastText call)."""
+    if not texts:
+        return [], []
+    labels, probs = model.predict([preprocess(t) for t in texts], k=1, threshold=0.0)
+    topics, scores = [], []
+    for ls, ps in zip(labels, probs):
+        if ls:
+            topics.append(ls[0][len(LABEL_PREFIX):])
+            scores.append(float(min(1.0, max(0.0, ps[0]))))
+        else:
+            topics.append(FALLBACK_TOPIC)
+            scores.append(0.0)
+    return topics, scores
+
+
+def best_non_code_topics(texts: list[str], model) -> tuple[list[str], list[float]]:
+    """Batch: the most probable topic outside `code.*` and its probability, for each text."""
+    if not texts:
+        return [], []
+    labels, probs = model.predict([preprocess(t) for t in texts], k=-1, threshold=0.0)
+    topics, scores = [], []
+    for ls, ps in zip(labels, probs):
+        best = next(((l[len(LABEL_PREFIX):], float(p)) for l, p in zip(ls, ps)
+                     if not l[len(LABEL_PREFIX):].startswith("code.")), (FALLBACK_TOPIC, 0.0))
+        topics.append(best[0])
+        scores.append(min(1.0, max(0.0, best[1])))
+    return topics, scores
+
+
+def load_topic_model(path: str):
+    import fasttext
+    return fasttext.load_model(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+TRAIN_SETTINGS = dict(lr=0.5, epoch=15, wordNgrams=2, dim=64, minCount=2, bucket=500_000,
+                      loss="softmax")
+QUANTIZE_SETTINGS = dict(qnorm=True, retrain=False, cutoff=60_000, dsub=2)
+
+
+def _id_hash(doc_id: str, seed: int) -> float:
+    h = hashlib.sha1(f"{seed}:{doc_id}".encode("utf-8", "replace")).digest()
+    return int.from_bytes(h[:8], "big") / 2 ** 64
+
+
+def read_sample(sample_dir: str) -> list[dict]:
+    """Every record of `<sample>/<domain>/<source>.jsonl[.gz]` with a taxonomy label."""
+    docs = []
+    for root, _dirs, files in sorted(os.walk(sample_dir)):
+        for name in sorted(files):
+            if not (name.endswith(".jsonl.gz") or name.endswith(".jsonl")):
+                continue
+            path = os.path.join(root, name)
+            opener = gzip.open if name.endswith(".gz") else open
+            with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    meta = rec.get("meta") or {}
+                    label = meta.get("label") if isinstance(meta, dict) else None
+                    text = rec.get("text")
+                    if label not in TOPICS or not isinstance(text, str) or not text.strip():
+                        continue
+                    docs.append({"id": str(rec.get("id", f"{path}:{len(docs)}")), "text": text,
+                                 "label": label, "lang": meta.get("lang") or "en",
+                                 "source": str(rec.get("source") or os.path.relpath(path, sample_dir))})
+    return docs
+
+
+def select(docs: list[dict], seed: int, max_per_label: int, max_foreign_share: float) -> list[dict]:
+    """Caps documents per label (in id-hash order, deterministic), non-English to a share of each."""
+    by_label = defaultdict(list)
+    for d in docs:
+        by_label[d["label"]].append(d)
+    out = []
+    for label in sorted(by_label):
+        items = sorted(by_label[label], key=lambda d: _id_hash(d["id"], seed))
+        en = [d for d in items if d["lang"] == "en"]
+        foreign = [d for d in items if d["lang"] != "en"]
+        n_en = min(len(en), max_per_label)
+        n_for = min(len(foreign), int(max_foreign_share * max_per_label),
+                    max(int(max_foreign_share / (1 - max_foreign_share) * n_en), 50))
+        if n_en == 0:
+            n_for = min(len(foreign), max_per_label)
+        out += en[:n_en] + foreign[:n_for]
+    return out
+
+
+def split_heldout(docs: list[dict], seed: int, heldout_frac: float = 0.2):
+    """(train, heldout, how) where `how` says per label which sources (or id hash) were held out."""
+    by_label = defaultdict(lambda: defaultdict(list))
+    for d in docs:
+        by_label[d["label"]][d["source"]].append(d)
+    train, held, how = [], [], {}
+    for label in sorted(by_label):
+        sources = by_label[label]
+        total = sum(len(v) for v in sources.values())
+        chosen = None
+        if len(sources) >= 2:
+            # the smallest source with >= 5 % of the label, keeping >= half the label in training
+            for src in sorted(sources, key=lambda s: (len(sources[s]), s)):
+                if len(sources[src]) >= max(10, 0.05 * total) and len(sources[src]) <= 0.5 * total:
+                    chosen = src
+                    break
+        if chosen is not None:
+            how[label] = f"source {chosen}"
+            for src, items in sources.items():
+                (held if src == chosen else train).extend(items)
+        else:
+            how[label] = f"{heldout_frac:.0%} of documents by id hash"
+            for items in sources.values():
+                for d in items:
+                    (held if _id_hash(d["id"], seed + 1) < heldout_frac else train).append(d)
+    return train, held, how
+
+
+def _write_fasttext_file(docs: list[dict], path: str, seed: int) -> None:
+    order = list(range(len(docs)))
+    random.Random(seed).shuffle(order)
+    with open(path, "w", encoding="utf-8") as f:
+        for i in order:
+            d = docs[i]
+            f.write(f"{LABEL_PREFIX}{d['label']} {preprocess(d['text'])}\n")
+
+
+def _fit(docs, seed, workdir, quantize=True):
+    import fasttext
+    path = os.path.join(workdir, "train.txt")
+    _write_fasttext_file(docs, path, seed)
+    model = fasttext.train_supervised(input=path, seed=seed, thread=1, verbose=0, **TRAIN_SETTINGS)
+    if quantize:
+        model.quantize(input=path, **QUANTIZE_SETTINGS)
+    return model
+
+
+def evaluate(model, docs):
+    """Per-label (n, correct) and a confusion Counter of (true, predicted)."""
+    topics, _ = predict_topics([d["text"] for d in docs], model)
+    per = defaultdict(lambda: [0, 0])
+    confusion = Counter()
+    for d, t in zip(docs, topics):
+        per[d["label"]][0] += 1
+        per[d["label"]][1] += int(t == d["label"])
+        if t != d["label"]:
+            confusion[(d["label"], t)] += 1
+    return dict(per), confusion
+
+
+def train(sample_dir: str, output: str, seed: int = 0, max_per_label: int = 3000,
+          max_foreign_share: float = 0.25, card: str | None = None, log=print) -> dict:
+    """Trains, evaluates on held-out data, retrains on everything, writes output (.ftz) and card."""
+    t0 = time.time()
+    docs = read_sample(sample_dir)
+    if not docs:
+        raise SystemExit(f"no labelled documents (meta.label in the taxonomy) under {sample_dir}")
+    chosen = select(docs, seed, max_per_label, max_foreign_share)
+    train_docs, held, how = split_heldout(chosen, seed)
+    log(f"train-topic: {len(docs)} labelled documents, {len(chosen)} selected, "
+        f"{len(train_docs)} train / {len(held)} held out")
+    with tempfile.TemporaryDirectory() as work:
+        eval_model = _fit(train_docs, seed, work)
+        per, confusion = evaluate(eval_model, held)
+        train_per, _ = evaluate(eval_model, train_docs)
+        final = _fit(chosen, seed, work)
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    final.save_model(output)
+    elapsed = time.time() - t0
+    result = {"docs": len(docs), "selected": len(chosen), "train": len(train_docs),
+              "heldout": len(held), "per_label": per, "train_per_label": train_per,
+              "confusion": confusion, "how": how, "seconds": elapsed,
+              "size_bytes": os.path.getsize(output)}
+    card = card or os.path.splitext(output)[0] + ".md"
+    with open(card, "w", encoding="utf-8") as f:
+        f.write(model_card(result, docs, chosen, sample_dir, output, seed, max_per_label,
+                           max_foreign_share))
+    log(f"train-topic: wrote {output} ({result['size_bytes']:,} bytes) and {card} in {elapsed:.1f} s")
+    return result
+
+
+def model_card(r, docs, chosen, sample_dir, output, seed, max_per_label, max_foreign_share) -> str:
+    out = io.StringIO()
+    w = out.write
+    w("# Topic tagger (`taggers/models/topic.ftz`)\n\n")
+    w("Supervised fastText classifier over the topics of `taggers/taxonomy.py` that have training "
+      "data, quantised. Written by `taggers.topic.train`; this card is regenerated with the model.\n\n")
+    w(f"Command: `python -m taggers train-topic --sample {sample_dir} --output {output} --seed {seed}` "
+      f"(`make train-taggers`); {r['seconds']:.0f} s on one thread (fastText `thread=1`, fixed seed: "
+      "deterministic).\n\n")
+    w(f"Size: {r['size_bytes']:,} bytes. Settings: {TRAIN_SETTINGS}; quantize {QUANTIZE_SETTINGS}. "
+      f"Preprocessing: `taggers.topic.preprocess` (first {MAX_PREPROCESS_CHARS} characters, "
+      "lowercase, letters/digits/punctuation tokens, one line).\n\n")
+    w(f"Selection: at most {max_per_label} documents per label in id-hash order, non-English at most "
+      f"{max_foreign_share:.0%} of a label's cap. The shipped model is trained on all selected "
+      "documents; the accuracies below come from a model with the same settings trained without "
+      "the held-out documents.\n\n")
+    w("## Sources\n\n| source | label | lang | documents | MB | selected |\n|---|---|---|---|---|---|\n")
+    sel = Counter(d["source"] for d in chosen)
+    agg = {}
+    for d in docs:
+        key = d["source"]
+        a = agg.setdefault(key, [d["label"], Counter(), 0, 0])
+        a[1][d["lang"]] += 1
+        a[2] += 1
+        a[3] += len(d["text"].encode("utf-8", "replace"))
+    for src in sorted(agg, key=lambda s: (agg[s][0], s)):
+        label, langs, n, size = agg[src]
+        lang = ",".join(l for l, _ in langs.most_common(3)) + ("…" if len(langs) > 3 else "")
+        w(f"| {src} | {label} | {lang} | {n:,} | {size / 1e6:.2f} | {sel.get(src, 0):,} |\n")
+    w("\n## Held-out accuracy per class\n\n| label | held out | n | accuracy | train accuracy |\n"
+      "|---|---|---|---|---|\n")
+    tot_n = tot_ok = 0
+    for label in sorted(set(r["how"]) | set(r["per_label"])):
+        n, ok = r["per_label"].get(label, (0, 0))
+        tn, tok = r["train_per_label"].get(label, (0, 0))
+        tot_n += n
+        tot_ok += ok
+        acc = f"{ok / n:.3f}" if n else "–"
+        tacc = f"{tok / tn:.3f}" if tn else "–"
+        w(f"| {label} | {r['how'].get(label, '')} | {n:,} | {acc} | {tacc} |\n")
+    if tot_n:
+        w(f"| **all** | | {tot_n:,} | {tot_ok / tot_n:.3f} | |\n")
+    missing = [t for t in TOPICS if t not in r["how"]]
+    if missing:
+        w(f"\nTopics without training data (never predicted): {', '.join(missing)}.\n")
+    if r["confusion"]:
+        w("\n## Most frequent held-out confusions\n\n| true | predicted | n |\n|---|---|---|\n")
+        for (t, p), n in r["confusion"].most_common(15):
+            w(f"| {t} | {p} | {n} |\n")
+    return out.getvalue()

@@ -1,0 +1,74 @@
+"""Language ID per paragraph with lid.176 (taggers.langid)."""
+import pytest
+
+from taggers import langid
+
+
+@pytest.fixture(scope="module")
+def lid():
+    return langid.load_lid()
+
+
+SAMPLES = {
+    "en": "The weather was lovely this morning, so we walked along the river to the old mill.",
+    "de": "Das Wetter war heute Morgen herrlich, also sind wir am Fluss entlang zur alten Mühle gegangen.",
+    "fr": "Il faisait très beau ce matin, alors nous avons marché le long de la rivière jusqu'au vieux moulin.",
+    "ru": "Сегодня утром была прекрасная погода, поэтому мы пошли вдоль реки к старой мельнице.",
+    "zh": "今天早上天气很好，所以我们沿着河边散步，一直走到那座古老的磨坊。",
+    "es": "Esta mañana hacía un tiempo precioso, así que caminamos junto al río hasta el viejo molino.",
+}
+
+
+def test_one_language_per_document_in_one_batch(lid):
+    langs, scores, shares = langid.identify(list(SAMPLES.values()), lid)
+    assert langs == list(SAMPLES)
+    assert all(s > 0.8 for s in scores)
+    assert shares == [1.0] * len(SAMPLES)
+
+
+def test_lang_share_of_a_mixed_document_counts_letters_per_paragraph(lid):
+    de = ["Der Hund läuft jeden Morgen durch den Park und bellt die Tauben an.",
+          "Am Nachmittag schläft er lange in seinem Korb neben dem warmen Ofen.",
+          "Abends bekommt er sein Futter und geht dann mit uns noch einmal spazieren."]
+    en = "In the evening the dog gets his dinner and then goes for one more walk."
+    doc = "\n\n".join(de[:2] + [en] + de[2:])
+    langs, scores, shares = langid.identify([doc], lid)
+    n_de = sum(langid.letter_count(p) for p in de)
+    n_en = langid.letter_count(en)
+    assert langs == ["de"]
+    assert shares[0] == pytest.approx(n_de / (n_de + n_en))
+    assert 0.6 < shares[0] < 0.9 and scores[0] > 0.8
+
+
+def test_paragraphs_split_on_blank_lines_only():
+    assert langid.paragraphs("a\nb\n\n  \nc\n \t\nd") == ["a\nb", "c", "d"]
+    assert langid.paragraphs("\n\n   \n") == []
+
+
+def test_letter_count_ignores_digits_punctuation_and_spaces():
+    assert langid.letter_count("Abc, 123 déf_!") == 6
+
+
+@pytest.mark.parametrize("text", ["1234 5678 90", "3.14159 + 2.71828 = 5.85987", "   ", "", "#### ---- ****"])
+def test_text_without_letters_is_und(lid, text):
+    langs, scores, shares = langid.identify([text], lid)
+    assert langs == ["und"] and scores == [0.0] and shares == [0.0]
+
+
+def test_low_confidence_is_und_with_a_configurable_threshold(lid):
+    text = SAMPLES["fr"]
+    langs, scores, _ = langid.identify([text], lid, min_score=0.0)
+    assert langs == ["fr"]
+    langs2, scores2, _ = langid.identify([text], lid, min_score=1.01)
+    assert langs2 == ["und"] and scores2 == scores  # the top candidate's score is kept
+
+
+def test_newlines_inside_a_paragraph_are_handled_and_long_paragraphs_truncated(lid):
+    long_para = ("Die Katze sitzt auf der Matte.\n" * 500).strip()
+    langs, scores, shares = langid.identify([long_para, "Hello there\nmy friend, how are you today?"], lid)
+    assert langs[0] == "de" and shares[0] == 1.0
+    assert langs[1] == "en"
+
+
+def test_empty_batch(lid):
+    assert langid.identify([], lid) == ([], [], [])
