@@ -13,7 +13,7 @@ from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions
                                                   StandardOptions)
 
 LOCAL_DEFAULT_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing",
-                      "--direct_num_workers=0"]
+                      "--direct_num_workers=0", "--default_sdk_harness_log_level=WARNING"]
 
 
 class UsageError(ValueError):
