@@ -56,7 +56,9 @@ def expand(input_spec: str) -> list[InputFile]:
     if not _is_remote(spec) and not _is_glob(spec):
         spec = os.path.abspath(spec)
         if not os.path.exists(spec):
-            raise InputError(f"input path does not exist: {input_spec}")
+            hint = " (run `make sample` to build the default corpus there)" \
+                if os.path.normpath(input_spec).endswith(os.path.join("data", "sample")) else ""
+            raise InputError(f"input path does not exist: {input_spec}{hint}")
         if os.path.isfile(spec):
             base, pattern = os.path.dirname(spec), spec
         else:
