@@ -3,7 +3,8 @@
     python -m pipeline.tag_job --input data/sample --output runs/tag [--runner R] [BEAM ARGS...]
 
 Writes OUTPUT/docs/part-*.parquet, OUTPUT/rejects/part-*.jsonl and OUTPUT/stats.json through a
-staging folder (DESIGN.md). Until dedup lands, every document is its own cluster.
+staging folder (DESIGN.md). Dedup (pipeline.dedup: near, exact and URL duplicates, line-level
+dedup counts, decontamination) runs between tagging and writing.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from apache_beam.metrics import Metrics
 
 import taggers
 from pipeline import inputs, staging
+from pipeline.dedup import LINE_SHARE_SIGNAL, REPRESENTATIVES, Dedup, DedupConfig, load_benchmarks
 from pipeline.options import StrictParser, UsageError, beam_options, runner_name, worker_count
 from pipeline.parse import ParseConfig, parse_record
 from pipeline.read import SUMMARY, ReadFiles
@@ -97,7 +99,7 @@ class TagBatch(beam.DoFn):
             yield row
 
 
-def build(p, files, config: dict, out: str):
+def build(p, files, config: dict, out: str, dedup: DedupConfig | None = None):
     """Adds the whole tag job to pipeline p, writing under the folder `out`."""
     parse_config = ParseConfig(max_chars=config["max_chars"],
                                max_invalid_utf8_frac=config["max_invalid_utf8_frac"])
@@ -114,8 +116,10 @@ def build(p, files, config: dict, out: str):
     tagged = (unique.doc
               | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=config["batch_size"])
               | "Tag" >> beam.ParDo(TagBatch(config["model_dir"])))
+    tagged, dup_events = tagged | "Dedup" >> Dedup(dedup or DedupConfig(), config["batch_size"])
+    signal_names = tuple(taggers.QUALITY_SIGNAL_NAMES) + (LINE_SHARE_SIGNAL,)
     tagged | "WriteDocs" >> WriteToParquet(
-        FileSystems.join(out, "docs", "part"), docs_schema(taggers.QUALITY_SIGNAL_NAMES),
+        FileSystems.join(out, "docs", "part"), docs_schema(signal_names),
         file_name_suffix=".parquet")
     rejects = (parsed.reject, unique.reject) | "AllRejects" >> beam.Flatten()
     (rejects | "RejectJson" >> beam.Map(to_json_line)
@@ -123,7 +127,8 @@ def build(p, files, config: dict, out: str):
                                                      file_name_suffix=".jsonl"))
     events = ((read[SUMMARY] | "FileEvents" >> beam.Map(file_event)),
               (rejects | "RejectEvents" >> beam.Map(reject_event)),
-              (tagged | "DocEvents" >> beam.Map(doc_event)))
+              (tagged | "DocEvents" >> beam.Map(doc_event)),
+              dup_events)
     (events | "AllEvents" >> beam.Flatten()
             | "Count" >> beam.CombineGlobally(StatsFn())
             | "StatsJson" >> beam.Map(lambda s: json.dumps(s, sort_keys=True))
@@ -144,9 +149,40 @@ def parse_args(argv):
     parser.add_argument("--max-invalid-utf8-frac", type=float, default=0.001)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--model-dir", default=None, help="folder of tagger models (default: bundled)")
+    d = DedupConfig.__dataclass_fields__
+    parser.add_argument("--dedup-threshold", type=float, default=d["threshold"].default,
+                        help="target Jaccard similarity of near duplicates (sets bands x rows)")
+    parser.add_argument("--num-perm", type=int, default=d["num_perm"].default, help="MinHash permutations")
+    parser.add_argument("--shingle", type=int, default=d["shingle"].default, help="shingle size (n)")
+    parser.add_argument("--shingle-kind", choices=("word", "char"), default="word")
+    parser.add_argument("--minhash-hash", choices=("poly", "sha1", "crc32"), default=d["hash_name"].default,
+                        help="shingle hash (sha1 = datasketch's default; poly is about 3x faster)")
+    parser.add_argument("--bands", type=int, default=None, help="LSH bands (with --rows; default from threshold)")
+    parser.add_argument("--rows", type=int, default=None, help="LSH rows per band (with --bands)")
+    parser.add_argument("--exact-jaccard-check", action="store_true",
+                        help="drop near-duplicate candidate pairs whose exact shingle Jaccard is under the threshold")
+    parser.add_argument("--representative", choices=REPRESENTATIVES, default="smallest_id",
+                        help="cluster representative: smallest id, or highest quality then smallest id")
+    parser.add_argument("--cc-rounds", type=int, default=d["cc_rounds"].default,
+                        help="unrolled large-star/small-star rounds of connected components")
+    parser.add_argument("--line-dedup-min-docs", type=int, default=d["line_dedup_min_docs"].default,
+                        help="a line is repeated when more than this many documents hold it (0: off)")
+    parser.add_argument("--decontaminate", nargs="+", default=[], metavar="FILE",
+                        help="benchmark JSONL files; documents sharing a word n-gram with an item are flagged")
+    parser.add_argument("--decontam-ngram", type=int, default=d["decontam_ngram"].default)
     args, rest = parser.parse_known_args(argv)
     if args.max_chars <= 0 or args.batch_size <= 0 or not 0 <= args.max_invalid_utf8_frac <= 1:
         raise UsageError("--max-chars and --batch-size must be positive, --max-invalid-utf8-frac in [0, 1]")
+    try:
+        args.dedup = DedupConfig(
+            threshold=args.dedup_threshold, num_perm=args.num_perm, shingle=args.shingle,
+            shingle_kind=args.shingle_kind, hash_name=args.minhash_hash, bands=args.bands, rows=args.rows, seed=args.seed + 1,
+            exact_jaccard_check=args.exact_jaccard_check, representative=args.representative,
+            cc_rounds=args.cc_rounds, line_dedup_min_docs=args.line_dedup_min_docs,
+            decontam_ngram=args.decontam_ngram,
+            benchmarks=load_benchmarks(args.decontaminate, args.decontam_ngram))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     return args, rest
 
 
@@ -187,7 +223,7 @@ def run(argv=None) -> dict | None:
               "max_line_bytes": max(8 * args.max_chars, 1 << 20),
               "max_invalid_utf8_frac": args.max_invalid_utf8_frac, "batch_size": args.batch_size,
               "model_dir": args.model_dir, "models": {k: v["sha256"] for k, v in models.items()},
-              "dedup": "none (every document is its own cluster until near-dedup lands)"}
+              "dedup": args.dedup.describe()}
     identity = {"stage": "tag", "input_fingerprint": inputs.fingerprint(files), "config": config}
     if staging.check_previous(args.output, identity, args.force):
         print(f"tag: {args.output} already holds this run (same input and settings); nothing to do")
@@ -195,7 +231,7 @@ def run(argv=None) -> dict | None:
     out = staging.new_staging(args.output)
     try:
         with beam.Pipeline(options=options) as p:
-            build(p, files, config, out)
+            build(p, files, config, out, args.dedup)
         stats_path = FileSystems.join(out, PIPELINE_STATS + ".json")
         with FileSystems.open(stats_path) as f:
             counted = json.loads(f.read().decode("utf-8"))
@@ -203,9 +239,6 @@ def run(argv=None) -> dict | None:
         wall, cpu = time.time() - t0, _cpu_seconds() - cpu0
         mb = counted["tagged_bytes"] / 1e6
         stats = {"schema": STATS_SCHEMA, **counted,
-                 "duplicates": {"enabled": False, "exact": 0, "near": 0, "url": 0,
-                                "clusters": counted["tagged"], "cluster_size_histogram": {},
-                                "removed_by_domain": {}, "removed_by_source": {}},
                  "throughput": {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
                                 "docs_per_cpu_s": round(counted["tagged"] / cpu, 2) if cpu else None,
                                 "mb_per_cpu_s": round(mb / cpu, 4) if cpu else None,

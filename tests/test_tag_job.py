@@ -122,8 +122,31 @@ def test_docs_have_the_contract_columns(tagged):
         assert d["domain"] in ("general", "math", "code", "multilingual")
         assert d["topic"].split(".")[0] in ("general", "math", "code")
         assert 0.0 <= d["quality"] <= 1.0 and 0.0 <= d["lang_share"] <= 1.0
-        assert d["dup_cluster"] == d["id"] and d["is_dup"] is False
+        assert d["is_dup"] == (d["dup_cluster"] != d["id"])
+        assert 0.0 <= d["quality_signals"]["dup_line_share_corpus"] <= 1.0
         json.loads(d["meta"])
+
+
+def test_duplicates_are_clustered_with_the_smallest_id_and_counted(tagged):
+    """The fixture's documents repeat: doc-i is GOOD[lang] plus " (i)" (near duplicates of each
+    other), giant-ok and sub/more.jsonl.gz:1 are exactly GOOD["en"], sub/more.jsonl.gz:2 is GOOD["de"]."""
+    out, expect, _ = tagged
+    docs = {d["id"]: d for d in _docs(out)}
+    clusters = {"doc-0": ["doc-0", "doc-4", "doc-8", "giant-ok", "sub/more.jsonl.gz:1"],
+                "doc-1": ["doc-1", "doc-5", "doc-9", "sub/more.jsonl.gz:2"],
+                "doc-10": ["doc-10", "doc-2", "doc-6"],  # Python string order: "doc-10" < "doc-2"
+                "doc-11": ["doc-11", "doc-3", "doc-7"]}
+    for rep, members in clusters.items():
+        assert {m: docs[m]["dup_cluster"] for m in members} == {m: rep for m in members}
+        assert [docs[m]["is_dup"] for m in members] == [m != rep for m in members]
+    dup = json.loads((out / "stats.json").read_text())["duplicates"]
+    assert dup["removed"] == sum(d["is_dup"] for d in docs.values()) == expect["good"] - 4
+    assert dup["clusters"] == 4 and dup["duplicate_clusters"] == 4
+    assert dup["exact"] == 1 and dup["url"] == 0 and dup["near"] >= 9
+    assert dup["cluster_size_histogram"] == {"3": 2, "4": 1, "5": 1}
+    assert dup["largest_cluster"] == 5
+    assert sum(dup["removed_by_source"].values()) == dup["removed"]
+    assert sum(dup["removed_by_domain"].values()) == dup["removed"]
 
 
 def test_languages_and_domains_are_plausible(tagged):
@@ -188,6 +211,9 @@ def test_a_different_run_into_a_finished_output_needs_force(tagged, corpus):
     (["--input", "/tmp/*.no-such-extension-xyz", "--output", "OUT"], "no input files"),
     (["--input", ".", "--output", "OUT", "--no-such-flag=1"], "unknown option"),
     (["--input", ".", "--output", "OUT", "--max-chars", "0"], "must be positive"),
+    (["--input", ".", "--output", "OUT", "--dedup-threshold", "1.5"], "threshold must be in (0, 1)"),
+    (["--input", ".", "--output", "OUT", "--bands", "9"], "give both --bands and --rows"),
+    (["--input", ".", "--output", "OUT", "--decontaminate", "/no/such/bench.jsonl"], "cannot read benchmark"),
 ])
 def test_bad_invocations_fail_clearly_before_the_pipeline(tmp_path, args, message):
     args = [a.replace("OUT", str(tmp_path / "o")) for a in args]

@@ -1,0 +1,485 @@
+"""Distributed dedup of tagged documents in Beam: near (MinHash LSH), exact and URL duplicates as one
+graph, connected components, representatives, line-level dedup counts and decontamination.
+
+`Dedup(config)` takes tagged rows and returns (rows with `dup_cluster`, `is_dup`, the
+`dup_line_share_corpus` quality signal and `contaminated:<benchmark>` flags, stats events).
+
+- Buckets. Each document emits one key per LSH band ((band, 8-byte hash of the band's values)),
+  one for the hash of its whitespace-collapsed text and one for its `meta.url` if present.
+  Entries are grouped by a GroupByKey on a shard of the bucket key (crc32 mod BUCKET_SHARDS;
+  per-element overhead dominated when every (document, band) was an element), then by bucket
+  inside the shard; every member is linked to the bucket's smallest member (a star, never all
+  pairs), so a bucket of k documents gives k - 1 edges.
+- Optional exact Jaccard check of the near (band) edges: two joins bring both endpoints' shingle
+  sets together; edges under the threshold are dropped (counted).
+- Connected components: the large-star / small-star algorithm (Kiveris et al., SoCC 2014),
+  unrolled `cc_rounds` times inside the one pipeline (Beam has no loops; one pipeline per round
+  would pay job start-up and a full materialisation per round, and the graph only holds the
+  documents that have a duplicate, so extra rounds on a converged graph are cheap). After the
+  last round every component must be a star around its smallest node; `Labels` checks that for
+  every node and fails the job loudly (ComponentsNotConverged) when it is not, naming the fix
+  (`--cc-rounds`).
+- Node keys order the representative: the id itself (smallest id, Python string order), or for
+  `representative="quality"` a fixed-width (1 - quality) prefix then the id, so the smallest key
+  is the highest quality, ties to the smallest id. The component's smallest key is its
+  representative.
+- Lines: each document's distinct normalised lines are hashed (64 bits); the hashes travel as
+  numpy arrays in LINE_SHARDS shards (hash mod shards) and each shard counts documents per line
+  with np.unique; the lines seen in more than `line_dedup_min_docs` documents reach the final
+  step as a side input (a set of 64-bit ints).
+- Decontamination: benchmark items' word n-grams (13 by default) are hashed on the driver
+  (`load_benchmarks`) and shipped to the workers with the DoFn; documents sharing one are flagged.
+
+No step gathers all documents, signatures or edges on one worker: every GroupByKey is keyed by a
+bucket, a node or a document id.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import zlib
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+import numpy as np
+
+from taggers.minhash import MinHasher, band_keys, fmix64, jaccard, optimal_bands, poly_ranges64
+
+LINE_SHARE_SIGNAL = "dup_line_share_corpus"
+REPRESENTATIVES = ("smallest_id", "quality")
+_QKEY_WIDTH = 14  # len(f"{x:.12f}") for x in [0, 1]
+# Line hashes are counted in this many shards (hash mod LINE_SHARDS), each a numpy np.unique.
+LINE_SHARDS = 64
+# Bucket entries travel in this many shards (crc32 of the bucket key mod BUCKET_SHARDS), one list
+# per shard and batch, so Beam moves a few thousand elements instead of one per (document, band).
+BUCKET_SHARDS = 64
+_KINDS = {98: "near", 120: "exact", 117: "url"}
+
+
+class ComponentsNotConverged(RuntimeError):
+    """The unrolled connected-components rounds ended before every component was a star."""
+
+
+@dataclass
+class DedupConfig:
+    threshold: float = 0.8
+    num_perm: int = 128
+    shingle: int = 5
+    shingle_kind: str = "word"
+    bands: int | None = None
+    rows: int | None = None
+    seed: int = 1
+    hash_name: str = "poly"  # sha1: datasketch's default hash (slower, same signatures as MinHash())
+    exact_jaccard_check: bool = False
+    representative: str = "smallest_id"
+    cc_rounds: int = 10
+    line_dedup_min_docs: int = 6
+    decontam_ngram: int = 13
+    benchmarks: dict = field(default_factory=dict)  # from load_benchmarks
+
+    def __post_init__(self):
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"dedup threshold must be in (0, 1), got {self.threshold}")
+        if self.representative not in REPRESENTATIVES:
+            raise ValueError(f"representative must be one of {REPRESENTATIVES}, got {self.representative!r}")
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give both --bands and --rows, or neither (then they follow the threshold)")
+        if self.bands is None:
+            self.bands, self.rows = optimal_bands(self.threshold, self.num_perm)
+        if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) must be positive and at most "
+                             f"num_perm ({self.num_perm})")
+        if self.cc_rounds < 1 or self.line_dedup_min_docs < 0 or self.decontam_ngram < 1:
+            raise ValueError("cc_rounds and decontam_ngram must be >= 1, line_dedup_min_docs >= 0")
+        MinHasher(self.num_perm, self.seed, self.shingle, self.shingle_kind, self.hash_name)  # validates
+
+    def describe(self) -> dict:
+        """The settings as recorded in stats.json / the run identity."""
+        return {"threshold": self.threshold, "num_perm": self.num_perm, "shingle": self.shingle,
+                "shingle_kind": self.shingle_kind, "bands": self.bands, "rows": self.rows,
+                "seed": self.seed, "hash": self.hash_name, "scheme": "affine32",
+                "exact_jaccard_check": self.exact_jaccard_check,
+                "representative": self.representative, "cc_rounds": self.cc_rounds,
+                "line_dedup_min_docs": self.line_dedup_min_docs,
+                "decontam_ngram": self.decontam_ngram,
+                "benchmarks": {name: b["sha256"] for name, b in sorted(self.benchmarks.items())}}
+
+
+# ---------------------------------------------------------------- keys, lines, n-grams (pure)
+
+def node_key(row: dict, representative: str) -> str:
+    if representative == "quality":
+        q = row.get("quality")
+        q = 0.0 if q is None or q != q else min(1.0, max(0.0, float(q)))
+        return f"{1.0 - q:.12f}" + row["id"]
+    return row["id"]
+
+
+def id_of(node: str, representative: str) -> str:
+    return node[_QKEY_WIDTH:] if representative == "quality" else node
+
+
+def exact_key(text: str) -> bytes:
+    return b"x" + hashlib.blake2b(" ".join(text.split()).encode("utf-8"), digest_size=16).digest()
+
+
+def url_of(meta: str) -> str | None:
+    try:
+        url = json.loads(meta).get("url") if meta else None
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(url, str):
+        return None
+    return url.strip() or None
+
+
+_WS = np.zeros(256, dtype=bool)
+_WS[[9, 11, 12, 13, 32]] = True
+
+
+def doc_lines(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit hashes, UTF-8 byte lengths) of every non-blank line, lower-cased, each run of
+    ASCII spaces/tabs collapsed to one space and trimmed; normalised and hashed with numpy over the
+    text's bytes (poly ranges, fmix64), no per-line Python work."""
+    arr = np.frombuffer(text.lower().encode("utf-8"), dtype=np.uint8)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    ws = _WS[arr]
+    edge = ws | (arr == 10)
+    prev = np.empty(len(arr), dtype=bool)
+    prev[0] = True
+    prev[1:] = edge[:-1]
+    arr = np.where(ws, np.uint8(32), arr)[~(ws & prev)]  # no space after a space, newline or start
+    nxt = np.empty(len(arr), dtype=bool)
+    nxt[-1:] = True
+    nxt[:-1] = arr[1:] == 10
+    arr = arr[~((arr == 32) & nxt)]  # no space before a newline or the end
+    nl = np.flatnonzero(arr == 10)
+    starts = np.concatenate([[0], nl + 1])
+    ends = np.concatenate([nl, [len(arr)]])
+    keep = ends > starts
+    starts, ends = starts[keep], ends[keep]
+    return fmix64(poly_ranges64(arr.tobytes(), starts, ends)), ends - starts
+
+
+_WORD = re.compile(r"\w+")
+_NGRAM_MULT = np.random.RandomState(1303).randint(1, 1 << 62, 64, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+def ngram_hashes(text: str, n: int) -> np.ndarray:
+    """64-bit hashes of the lower-cased word n-grams of a text (words = \\w+ runs)."""
+    words = _WORD.findall(text.lower())
+    if len(words) < n:
+        return np.zeros(0, dtype=np.uint64)
+    wh = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
+    m = len(words) - n + 1
+    out = np.zeros(m, dtype=np.uint64)
+    for k in range(n):
+        out += (wh[k:k + m] + np.uint64(k + 1)) * _NGRAM_MULT[k % 64]
+    out ^= out >> np.uint64(29)
+    return out
+
+
+def load_benchmarks(paths: list[str], n: int) -> dict:
+    """{name: {"path", "sha256", "items", "short_items", "hashes": sorted uint64 array}} from JSONL
+    files (every string in an item, recursively, is its text). Raises ValueError on bad files."""
+    out = {}
+    for path in paths:
+        name = os.path.basename(path).split(".")[0]
+        if name in out:
+            raise ValueError(f"two benchmark files are named {name!r}: rename one")
+        try:
+            raw = open(path, "rb").read()
+        except OSError as exc:
+            raise ValueError(f"cannot read benchmark file {path}: {exc}") from exc
+        hashes, items, short = [], 0, 0
+        for lineno, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"benchmark {path}:{lineno} is not JSON: {exc}") from exc
+            strings = []
+            _strings(item, strings)
+            h = ngram_hashes("\n".join(strings), n)
+            items += 1
+            short += 1 if len(h) == 0 else 0
+            hashes.append(h)
+        arr = np.unique(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.uint64)
+        out[name] = {"path": path, "sha256": hashlib.sha256(raw).hexdigest(), "items": items,
+                     "short_items": short, "hashes": arr}
+    return out
+
+
+def _strings(value, out: list):
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _strings(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _strings(v, out)
+
+
+# ---------------------------------------------------------------- Beam steps
+
+class BucketEntries(beam.DoFn):
+    """A batch of rows -> (bucket key, node) for every band, the exact text and the URL;
+    on output `lines`, (shard, array of line hashes) holding each document's distinct lines once,
+    one element per shard and batch; when checking, (node, shingle set) on output `sets`."""
+
+    def __init__(self, config: DedupConfig):
+        self.c = config
+
+    def setup(self):
+        c = self.c
+        self.hasher = MinHasher(c.num_perm, c.seed, c.shingle, c.shingle_kind, c.hash_name)
+
+    def process(self, rows):
+        c = self.c
+        sig, counts = self.hasher.signatures([r["text"] for r in rows])
+        keys = band_keys(sig, c.bands, c.rows)
+        lines: list[np.ndarray] = []
+        entries: dict[int, list] = {}
+        for i, r in enumerate(rows):
+            node = node_key(r, c.representative)
+            mine = []
+            if counts[i]:
+                mine += [b"b" + b.to_bytes(2, "big") + k for b, k in enumerate(keys[i])]
+                if c.exact_jaccard_check:
+                    yield beam.pvalue.TaggedOutput("sets", (node, self.hasher.shingle_hashes(r["text"])))
+            mine.append(exact_key(r["text"]))
+            url = url_of(r.get("meta"))
+            if url:
+                mine.append(b"u" + url.encode("utf-8"))
+            for key in mine:
+                entries.setdefault(zlib.crc32(key) % BUCKET_SHARDS, []).append((key, node))
+            if c.line_dedup_min_docs:
+                lines.append(np.unique(doc_lines(r["text"])[0]))
+        for shard, pairs in entries.items():
+            yield (shard, pairs)
+        if lines:
+            hs = np.concatenate(lines)
+            shard = hs % np.uint64(LINE_SHARDS)
+            for s in np.unique(shard):
+                yield beam.pvalue.TaggedOutput("lines", (int(s), hs[shard == s]))
+
+
+def star_edges(keyed):
+    """(shard, lists of (bucket key, node)) -> for every bucket of the shard with k > 1 members,
+    k - 1 edges (smallest node, other node) tagged by kind, and a size event (output `events`)."""
+    _, batches = keyed
+    buckets: dict[bytes, list] = {}
+    for pairs in batches:
+        for key, node in pairs:
+            buckets.setdefault(key, []).append(node)
+    for bucket, nodes in buckets.items():
+        if len(nodes) < 2:
+            continue
+        members = sorted(set(nodes))
+        kind = _KINDS[bucket[0]]
+        yield beam.pvalue.TaggedOutput("events", ("dup_bucket", kind, len(members)))
+        root = members[0]
+        for v in members[1:]:
+            yield (kind, (root, v))
+
+
+def _members(values: np.ndarray, sorted_table: np.ndarray) -> np.ndarray:
+    """Boolean mask: which values are in sorted_table (binary search; np.isin re-sorts the table)."""
+    if len(values) == 0 or len(sorted_table) == 0:
+        return np.zeros(len(values), dtype=bool)
+    idx = np.minimum(np.searchsorted(sorted_table, values), len(sorted_table) - 1)
+    return sorted_table[idx] == values
+
+
+def _repeated_lines(keyed, n: int) -> np.ndarray:
+    """(shard, arrays of line hashes, one entry per document) -> hashes held by more than n documents."""
+    _, arrays = keyed
+    hashes, docs = np.unique(np.concatenate(list(arrays)), return_counts=True)
+    return hashes[docs > n]
+
+
+def _join_first_set(keyed):
+    node, groups = keyed
+    sets = list(groups["set"])
+    if not sets:
+        return
+    for other in groups["edge"]:
+        yield (other, (node, sets[0]))
+
+
+class CheckJaccard(beam.DoFn):
+    def __init__(self, threshold):
+        self.threshold = threshold
+
+    def process(self, keyed):
+        node, groups = keyed
+        sets = list(groups["set"])
+        for other, other_set in groups["edge"]:
+            ok = bool(sets) and jaccard(sets[0], other_set) >= self.threshold
+            yield beam.pvalue.TaggedOutput("events", ("dup_pair", ok))
+            if ok:
+                yield (other, node) if other < node else (node, other)
+
+
+def _both_ways(edge):
+    u, v = edge
+    yield (u, v)
+    yield (v, u)
+
+
+def _large_star(keyed):
+    u, nbrs = keyed
+    nbrs = set(nbrs)
+    m = min(min(nbrs), u)
+    for v in nbrs:
+        if v > u:
+            yield (m, v)
+
+
+def _small_star(keyed):
+    u, nbrs = keyed
+    low = {v for v in nbrs if v <= u}
+    if not low:
+        return
+    m = min(low)
+    for v in low | {u}:
+        if v != m:
+            yield (m, v)
+
+
+class ConnectedComponents(beam.PTransform):
+    """Undirected edges (u, v) of node keys -> (node, component's smallest node) for every node
+    on an edge, by `rounds` unrolled large-star + small-star rounds and a star check."""
+
+    def __init__(self, rounds: int):
+        super().__init__()
+        self.rounds = rounds
+
+    def expand(self, edges):
+        for i in range(self.rounds):
+            edges = (edges
+                     | f"LargeOut{i}" >> beam.FlatMap(_both_ways)
+                     | f"LargeGroup{i}" >> beam.GroupByKey()
+                     | f"LargeStar{i}" >> beam.FlatMap(_large_star)
+                     | f"SmallOut{i}" >> beam.FlatMap(_both_ways)
+                     | f"SmallGroup{i}" >> beam.GroupByKey()
+                     | f"SmallStar{i}" >> beam.FlatMap(_small_star))
+        rounds = self.rounds
+        return (edges
+                | "CheckOut" >> beam.FlatMap(lambda e: [(e[0], ("child", e[1])), (e[1], ("parent", e[0]))])
+                | "CheckGroup" >> beam.GroupByKey()
+                | "Labels" >> beam.FlatMap(_labels, rounds))
+
+
+def _labels(keyed, rounds):
+    node, links = keyed
+    parents = {v for k, v in links if k == "parent"}
+    children = any(k == "child" for k, _ in links)
+    if len(parents) > 1 or (parents and children):
+        raise ComponentsNotConverged(
+            f"connected components did not converge in {rounds} large-star/small-star rounds "
+            f"(node {node[:80]!r} is not yet in a star); rerun with a larger --cc-rounds")
+    yield (node, min(parents) if parents else node)
+
+
+class Finish(beam.DoFn):
+    """(id, {"row": [row], "rep": [rep node]}) -> the row with dup columns, line share and
+    contamination flags; a stats event per row on output `events`."""
+
+    def __init__(self, config: DedupConfig):
+        self.c = config
+        self.names = sorted(config.benchmarks)
+        self.tables = [config.benchmarks[n]["hashes"] for n in self.names]
+        self._repeated = None
+
+    def process(self, keyed, repeated_lines):
+        c = self.c
+        doc_id, groups = keyed
+        rows = list(groups["row"])
+        reps = list(groups["rep"])
+        if len(rows) != 1 or len(reps) > 1:
+            raise RuntimeError(f"dedup join of id {doc_id!r} found {len(rows)} rows and {len(reps)} labels")
+        row = dict(rows[0])
+        rep_id = id_of(reps[0], c.representative) if reps else doc_id
+        row["dup_cluster"] = rep_id
+        row["is_dup"] = rep_id != doc_id
+        if self._repeated is None:
+            arrays = list(repeated_lines)
+            self._repeated = np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, np.uint64)
+        hashes, sizes = doc_lines(row["text"])
+        total = int(sizes.sum())
+        rep_chars = int(sizes[_members(hashes, self._repeated)].sum())
+        signals = dict(row["quality_signals"])
+        signals[LINE_SHARE_SIGNAL] = rep_chars / total if total else 0.0
+        row["quality_signals"] = signals
+        hit = []
+        if self.names:
+            grams = ngram_hashes(row["text"], c.decontam_ngram)
+            hit = [n for n, t in zip(self.names, self.tables) if _members(grams, t).any()]
+            if hit:
+                row["quality_flags"] = list(row["quality_flags"]) + [f"contaminated:{n}" for n in hit]
+        yield beam.pvalue.TaggedOutput("events", ("dup_doc", row["is_dup"], bool(reps), row["domain"],
+                                                  row["source"], rep_chars > 0, tuple(hit)))
+        yield row
+
+
+class Dedup(beam.PTransform):
+    """Tagged rows -> (deduplicated rows, stats events)."""
+
+    def __init__(self, config: DedupConfig, batch_size: int = 256):
+        super().__init__()
+        self.c = config
+        self.batch_size = batch_size
+
+    def expand(self, rows):
+        c = self.c
+        entries = (rows
+                   | "DedupBatch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self.batch_size)
+                   | "Buckets" >> beam.ParDo(BucketEntries(c)).with_outputs("lines", "sets", main="entries"))
+        stars = (entries.entries
+                 | "GroupBuckets" >> beam.GroupByKey()
+                 | "StarEdges" >> beam.FlatMap(star_edges).with_outputs("events", main="edges"))
+        near = (stars.edges | "NearOnly" >> beam.Filter(lambda e: e[0] == "near")
+                            | "NearPair" >> beam.Map(lambda e: e[1])
+                            | "DistinctNear" >> beam.Distinct())
+        events = [stars.events]
+        if c.exact_jaccard_check:
+            firsts = ({"edge": near | "ByFirst" >> beam.Map(lambda e: (e[0], e[1])),
+                       "set": entries.sets}
+                      | "JoinFirst" >> beam.CoGroupByKey()
+                      | "CarryFirst" >> beam.FlatMap(_join_first_set))
+            checked = ({"edge": firsts, "set": entries.sets}
+                       | "JoinSecond" >> beam.CoGroupByKey()
+                       | "Jaccard" >> beam.ParDo(CheckJaccard(c.threshold)).with_outputs("events", main="edges"))
+            near = checked.edges
+            events.append(checked.events)
+        events.append(near | "NearEvents" >> beam.Map(lambda e: ("dup_near_edge",)))
+        other = (stars.edges | "ExactUrl" >> beam.Filter(lambda e: e[0] != "near")
+                             | "ExactUrlPair" >> beam.Map(lambda e: e[1]))
+        edges = ((near, other) | "AllEdges" >> beam.Flatten()
+                               | "DistinctEdges" >> beam.Distinct())
+        labels = edges | "Components" >> ConnectedComponents(c.cc_rounds)
+        events.append(labels
+                      | "ByRep" >> beam.Map(lambda kv: (kv[1], 1))
+                      | "ClusterSize" >> beam.CombinePerKey(sum)
+                      | "ClusterEvents" >> beam.Map(lambda kv: ("dup_cluster", kv[1])))
+        if c.line_dedup_min_docs:
+            n = c.line_dedup_min_docs
+            repeated = (entries.lines
+                        | "LineShards" >> beam.GroupByKey()
+                        | "Repeated" >> beam.Map(_repeated_lines, n))
+        else:
+            repeated = rows.pipeline | "NoLines" >> beam.Create([])
+        rep = c.representative
+        finished = ({"row": rows | "RowById" >> beam.Map(lambda r: (r["id"], r)),
+                     "rep": labels | "LabelById" >> beam.Map(lambda kv: (id_of(kv[0], rep), kv[1]))}
+                    | "JoinLabels" >> beam.CoGroupByKey()
+                    | "Finish" >> beam.ParDo(Finish(c), beam.pvalue.AsList(repeated))
+                    .with_outputs("events", main="rows"))
+        events.append(finished.events)
+        return finished.rows, tuple(events) | "DedupEvents" >> beam.Flatten()

@@ -1,0 +1,259 @@
+"""Dedup in Beam (pipeline.dedup): planted exact, near, URL duplicates and long chains give the same
+clusters as a union-find computed here, on 1 and 2 workers; components on known graphs; line
+dedup and decontamination counts."""
+import glob
+import json
+import random
+from collections import Counter, defaultdict, deque
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.dedup import (ComponentsNotConverged, ConnectedComponents, Dedup, DedupConfig,
+                            LINE_SHARE_SIGNAL, exact_key, load_benchmarks, node_key)
+from taggers.minhash import MinHasher, band_keys
+
+VOCAB = [f"w{i}" for i in range(5000)]
+
+
+def _options(workers):
+    mode = "in_memory" if workers == 1 else "multi_processing"
+    return PipelineOptions(["--runner=FnApiRunner", f"--direct_running_mode={mode}",
+                            f"--direct_num_workers={workers}", "--default_sdk_harness_log_level=WARNING"])
+
+
+def _row(i, text, url=None, quality=0.5, source="s"):
+    return {"id": i, "text": text, "source": source, "domain": "general", "quality": quality,
+            "meta": json.dumps({"url": url} if url else {}), "quality_flags": [],
+            "quality_signals": {"q": 1.0}}
+
+
+def _corpus(n_base=400, seed=0):
+    rng = random.Random(seed)
+    rows = []
+
+    def text(n=300):
+        return " ".join(rng.choice(VOCAB) for _ in range(n))
+    for i in range(n_base):
+        rows.append(_row(f"d{i:05d}", text(), quality=rng.random()))
+    # exact copies, light edits (a near duplicate) and URL twins
+    for i in range(0, 60, 3):
+        rows.append(_row(f"x{i:05d}", rows[i]["text"], quality=rng.random()))
+    for i in range(60, 120, 3):
+        words = rows[i]["text"].split()
+        words[rng.randrange(len(words))] = "edited"
+        rows.append(_row(f"n{i:05d}", " ".join(words).upper(), quality=rng.random()))
+    for i in range(120, 140, 2):
+        rows[i]["meta"] = json.dumps({"url": f"https://example.org/{i}"})
+        rows.append(_row(f"u{i:05d}", text(), url=f"https://example.org/{i}", quality=rng.random()))
+    # chains of diameter 13, no shortcuts: links alternate between a shared URL (different texts)
+    # and a near-duplicate text
+    for c in range(3):
+        words = text().split()
+        for k in range(14):
+            url = f"https://chain{c}.example/{(k + 1) // 2}"
+            rows.append(_row(f"c{c}-{k:02d}", " ".join(words), url=url, quality=rng.random()))
+            if k % 2:
+                words = text().split()
+            else:  # case changed and one word appended: Jaccard 296/297 with word 5-grams
+                words = [w.upper() for w in words] + ["appended"]
+    # a pure near-duplicate chain: each link substitutes one word of the previous one
+    words = text().split()
+    for k in range(14):
+        rows.append(_row(f"p-{k:02d}", " ".join(words), quality=rng.random()))
+        words[rng.randrange(len(words))] = rng.choice(VOCAB)
+    rng.shuffle(rows)
+    return rows
+
+
+def _expected(rows, config):
+    """Union-find over band collisions, exact texts and URLs, computed without Beam."""
+    hasher = MinHasher(config.num_perm, config.seed, config.shingle, config.shingle_kind, config.hash_name)
+    sig, counts = hasher.signatures([r["text"] for r in rows])
+    keys = band_keys(sig, config.bands, config.rows)
+    buckets = defaultdict(set)
+    for i, r in enumerate(rows):
+        if counts[i]:
+            for b, k in enumerate(keys[i]):
+                buckets[("b", b, k)].add(i)
+        buckets[("x", exact_key(r["text"]))].add(i)
+        url = json.loads(r["meta"]).get("url")
+        if url:
+            buckets[("u", url)].add(i)
+    parent = list(range(len(rows)))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+    adj = defaultdict(set)
+    for members in buckets.values():
+        members = sorted(members)
+        for m in members[1:]:
+            parent[find(m)] = find(members[0])
+            adj[m].add(members[0])
+            adj[members[0]].add(m)
+    groups = defaultdict(list)
+    for i in range(len(rows)):
+        groups[find(i)].append(i)
+    rep = {}
+    for members in groups.values():
+        best = min(members, key=lambda i: node_key(rows[i], config.representative))
+        for i in members:
+            rep[rows[i]["id"]] = rows[best]["id"]
+    return rep, adj
+
+
+def _distance(adj, a, b):
+    seen, todo = {a: 0}, deque([a])
+    while todo:
+        x = todo.popleft()
+        for y in adj[x]:
+            if y not in seen:
+                seen[y] = seen[x] + 1
+                todo.append(y)
+    return seen.get(b)
+
+
+def _run(rows, config, workers, tmp_path, name):
+    out = str(tmp_path / name)
+    with beam.Pipeline(options=_options(workers)) as p:
+        done, events = p | beam.Create(rows) | Dedup(config, batch_size=64)
+        done | "RowsOut" >> beam.Map(json.dumps) | "WR" >> beam.io.WriteToText(out + "/rows")
+        events | "EvOut" >> beam.Map(json.dumps) | "WE" >> beam.io.WriteToText(out + "/events")
+    read = lambda pat: [json.loads(l) for f in sorted(glob.glob(pat)) for l in open(f)]
+    return read(out + "/rows*"), read(out + "/events*")
+
+
+@pytest.mark.parametrize("workers,representative,n_base", [(1, "smallest_id", 400), (2, "quality", 5000)])
+def test_clusters_match_union_find_on_planted_duplicates_and_chains(tmp_path, workers, representative, n_base):
+    corpus = _corpus(n_base)
+    config = DedupConfig(threshold=0.8, num_perm=64, representative=representative, line_dedup_min_docs=0)
+    rep, adj = _expected(corpus, config)
+    index = {r["id"]: i for i, r in enumerate(corpus)}
+    ends = [_distance(adj, index[f"c{c}-00"], index[f"c{c}-13"]) for c in range(3)]
+    assert min(ends) == 13, ends  # planted chains really are long in the graph
+    rows, events = _run(corpus, config, workers, tmp_path, f"w{workers}")
+    assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in corpus)  # nothing lost
+    got = {r["id"]: r["dup_cluster"] for r in rows}
+    assert got == rep
+    assert all(r["is_dup"] == (r["dup_cluster"] != r["id"]) for r in rows)
+    for c in range(3):  # a chain is one cluster
+        assert len({got[f"c{c}-{k:02d}"] for k in range(14)}) == 1
+    for i in range(0, 60, 3):
+        assert got[f"x{i:05d}"] == got[f"d{i:05d}"]
+    for i in range(120, 140, 2):
+        assert got[f"u{i:05d}"] == got[f"d{i:05d}"]
+    exact = sum(1 for e in events if e[0] == "dup_bucket" and e[1] == "exact")
+    assert exact == 20
+    sizes = [e[1] for e in events if e[0] == "dup_cluster"]
+    size_of = Counter(got.values())
+    assert max(sizes) >= 14 and sorted(sizes) == sorted(n for n in size_of.values() if n > 1)
+
+
+def test_exact_jaccard_check_drops_boilerplate_links(tmp_path):
+    rng = random.Random(3)
+    header = " ".join(rng.choice(VOCAB) for _ in range(200))
+    rows = [_row(f"h{i}", header + " " + " ".join(rng.choice(VOCAB) for _ in range(60))) for i in range(6)]
+    rows.append(_row("h9", rows[0]["text"] + " tail"))
+    loose = DedupConfig(threshold=0.5, num_perm=64, line_dedup_min_docs=0)
+    strict = DedupConfig(threshold=0.5, num_perm=64, line_dedup_min_docs=0, exact_jaccard_check=True)
+    strict.threshold = 0.9
+    a, _ = _run(rows, loose, 1, tmp_path, "loose")
+    b, ev = _run(rows, strict, 1, tmp_path, "strict")
+    assert len({r["dup_cluster"] for r in a}) < len({r["dup_cluster"] for r in b})
+    got = {r["id"]: r["dup_cluster"] for r in b}
+    assert got["h9"] == "h0"
+    assert sum(1 for e in ev if e[0] == "dup_pair" and not e[1]) > 0
+
+
+def _components(edges, rounds, tmp_path, name):
+    out = str(tmp_path / name)
+    with beam.Pipeline(options=_options(1)) as p:
+        (p | beam.Create(edges) | ConnectedComponents(rounds)
+           | beam.Map(json.dumps) | beam.io.WriteToText(out))
+    return dict(json.loads(l) for f in glob.glob(out + "*") for l in open(f))
+
+
+def test_components_on_known_graphs(tmp_path):
+    rng = random.Random(1)
+    nodes = [f"n{i:04d}" for i in range(300)]
+    chain = [f"k{i:03d}" for i in range(60)]
+    rng.shuffle(chain)  # a path of diameter 59 in random key order
+    edges = list(zip(chain, chain[1:])) + [(rng.choice(nodes), rng.choice(nodes)) for _ in range(250)]
+    edges = [e for e in edges if e[0] != e[1]]
+    parent = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            x = parent[x]
+        return x
+    for u, v in edges:
+        a, b = sorted((find(u), find(v)))
+        parent[b] = a
+    expect = {x: find(x) for e in edges for x in e}
+    assert _components(edges, 10, tmp_path, "cc") == expect
+    with pytest.raises(Exception, match="did not converge"):
+        _components(list(zip(chain, chain[1:])), 1, tmp_path, "cc1")
+
+
+def test_line_dedup_share_and_decontamination(tmp_path):
+    bench = tmp_path / "mmlu.jsonl"
+    q = "what is the capital city of the small country that lies between france and spain in europe today"
+    bench.write_text(json.dumps({"question": q, "choices": ["a", "b"]}) + "\n" + json.dumps({"q": "too short"}) + "\n")
+    benchmarks = load_benchmarks([str(bench)], 13)
+    assert benchmarks["mmlu"]["items"] == 2 and benchmarks["mmlu"]["short_items"] == 1
+    rows = [_row(f"r{i}", f"Copyright Example Corp\nunique line {i} " + "x" * i + "\nbody " * (i % 2))
+            for i in range(8)]
+    rows.append(_row("leak", "Intro.\nQuestion: What is the capital city of the small country that lies "
+                     "between France and Spain in Europe today? Answer", source="web"))
+    config = DedupConfig(num_perm=32, line_dedup_min_docs=6, benchmarks=benchmarks)
+    out, events = _run(rows, config, 1, tmp_path, "lines")
+    by_id = {r["id"]: r for r in out}
+    share = by_id["r1"]["quality_signals"][LINE_SHARE_SIGNAL]
+    assert share == pytest.approx(len("copyright example corp") / (22 + len("unique line 1 x") + 4))
+    assert by_id["leak"]["quality_signals"][LINE_SHARE_SIGNAL] == 0.0
+    assert by_id["r1"]["quality_signals"]["q"] == 1.0
+    assert by_id["leak"]["quality_flags"] == ["contaminated:mmlu"]
+    assert all(not r["quality_flags"] for i, r in by_id.items() if i != "leak")
+    doc_events = [e for e in events if e[0] == "dup_doc"]
+    assert sum(1 for e in doc_events if e[6] == ["mmlu"]) == 1
+    assert sum(1 for e in doc_events if e[5]) == 8
+
+
+def test_bad_settings_fail_clearly(tmp_path):
+    for kw in ({"threshold": 1.2}, {"representative": "longest"}, {"bands": 4},
+               {"bands": 40, "rows": 8}, {"cc_rounds": 0}):
+        with pytest.raises(ValueError):
+            DedupConfig(**kw)
+    bad = tmp_path / "b.jsonl"
+    bad.write_text("{not json\n")
+    with pytest.raises(ValueError, match="b.jsonl:1"):
+        load_benchmarks([str(bad)], 13)
+
+
+def test_stats_count_duplicates_by_domain_source_and_benchmark():
+    from pipeline.stats import StatsFn
+    fn = StatsFn()
+    events = [("dup_bucket", "exact", 3), ("dup_bucket", "url", 2), ("dup_bucket", "near", 4),
+              ("dup_pair", True), ("dup_pair", False), ("dup_near_edge",), ("dup_cluster", 4),
+              ("dup_doc", False, True, "code", "a", True, ()), ("dup_doc", True, True, "code", "a", False, ("mmlu",)),
+              ("dup_doc", True, True, "math", "b", False, ("mmlu", "gsm8k")), ("dup_doc", False, False, "math", "b", False, ())]
+    accs = []
+    for half in (events[:5], events[5:]):  # counted on two workers, then merged
+        acc = fn.create_accumulator()
+        for e in half:
+            acc = fn.add_input(acc, e)
+        accs.append(acc)
+    d = fn.extract_output(fn.merge_accumulators(accs))["duplicates"]
+    assert (d["exact"], d["url"], d["near"], d["removed"], d["clusters"]) == (2, 1, 1, 2, 2)
+    assert (d["near_pairs_checked"], d["near_pairs_rejected"]) == (2, 1)
+    assert d["cluster_size_histogram"] == {"1": 1, "4": 1} and d["largest_cluster"] == 4
+    assert d["largest_bucket"] == 4 and d["line_dup_documents"] == 1
+    assert d["removed_by_domain"] == {"code": 1, "math": 1} and d["removed_by_source"] == {"a": 1, "b": 1}
+    assert d["decontamination"] == {"gsm8k": {"documents": 1, "by_source": {"b": 1}},
+                                    "mmlu": {"documents": 2, "by_source": {"a": 1, "b": 1}}}
