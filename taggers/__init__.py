@@ -1,7 +1,8 @@
-"""mixcurate's pure taggers: normalisation, language ID, topic + domain, quality, on batches of texts.
+"""mixcurate's pure taggers: normalisation, language ID, topic + domain, quality, PII, on batches.
 
 Imports here stay light (numpy, fastText, stdlib; no Beam, pyarrow or pandas): `load_models` loads
-lid.176 and the topic model once, `tag_batch` tags a list of texts into columns.
+lid.176, the topic model and the quality model once (checking the taxonomy and the models' labels),
+`tag_batch` tags a list of texts into columns (optionally with PII-masked text).
 """
 from __future__ import annotations
 
@@ -10,18 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from taggers.quality import QUALITY_SIGNAL_NAMES, QualityConfig
-from taggers.taxonomy import domain_of, home_of
+from taggers.taxonomy import DEFAULT_RULE, DomainRule, check_taxonomy, domain_of, home_of
 
 TAG_COLUMNS: tuple[str, ...] = ("lang", "lang_score", "lang_share", "topic", "topic_score", "domain",
                                 "quality", "quality_flags", "quality_signals")
 MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 TOPIC_MODEL = "topic.ftz"
+QUALITY_MODEL = "quality.ftz"
 # A document whose letters are confidently a natural language other than English (lid score and
 # share at least this) is prose, never code: the topic model, trained mostly on English, tends to
 # send unknown-vocabulary prose to a code class; such documents get their best non-code topic.
 PROSE_LANG_MIN_SCORE = 0.8
 PROSE_LANG_MIN_SHARE = 0.8
-REBUILD_HINT = "rebuild it with `make train-taggers` (python -m taggers train-topic)"
+REBUILD_HINT = ("rebuild it with `make train-taggers` (python -m taggers train-topic / "
+                "train-quality)")
 
 __all__ = ["TAG_COLUMNS", "QUALITY_SIGNAL_NAMES", "Models", "load_models", "model_files", "tag_batch"]
 
@@ -30,46 +33,79 @@ __all__ = ["TAG_COLUMNS", "QUALITY_SIGNAL_NAMES", "Models", "load_models", "mode
 class Models:
     lid: Any
     topic: Any
+    quality_model: Any
     paths: dict
     quality: QualityConfig
+    domain_rule: DomainRule = DEFAULT_RULE
 
 
 def model_files(model_dir: str | None = None) -> dict[str, str]:
-    """{"lid": path of lid.176.ftz, "topic": path of topic.ftz}; raises FileNotFoundError naming
-    the missing file and how to rebuild it."""
+    """{"lid": path of lid.176.ftz, "topic": path of topic.ftz, "quality": path of quality.ftz};
+    raises FileNotFoundError naming the missing file and how to rebuild it."""
     from taggers.langid import lid_model_path
-    topic = os.path.join(model_dir or MODEL_DIR, TOPIC_MODEL)
-    if not os.path.isfile(topic):
-        raise FileNotFoundError(f"topic model {topic} is missing; {REBUILD_HINT}")
-    return {"lid": lid_model_path(), "topic": topic}
+    paths = {"lid": lid_model_path()}
+    for key, name in (("topic", TOPIC_MODEL), ("quality", QUALITY_MODEL)):
+        path = os.path.join(model_dir or MODEL_DIR, name)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{key} model {path} is missing; {REBUILD_HINT}")
+        paths[key] = path
+    return paths
 
 
-def load_models(model_dir: str | None = None, quality: QualityConfig | None = None) -> Models:
-    """Loads lid.176 and the topic model once (share the result across batches)."""
+def _load(path: str, what: str):
     import fasttext
+    try:
+        return fasttext.load_model(path)
+    except Exception as exc:     # fastText raises ValueError / RuntimeError on a corrupt file
+        raise ValueError(f"{what} model {path} cannot be loaded ({exc}); {REBUILD_HINT}") from exc
+
+
+def load_models(model_dir: str | None = None, quality: QualityConfig | None = None,
+                domain_rule: DomainRule | None = None) -> Models:
+    """Loads lid.176 and the topic model once (share the result across batches). Checks the
+    taxonomy and that the topic model knows only taxonomy topics (TaxonomyError otherwise); a
+    missing file is FileNotFoundError, a corrupt one ValueError, each naming the file."""
+    check_taxonomy()
     paths = model_files(model_dir)
-    return Models(lid=fasttext.load_model(paths["lid"]), topic=fasttext.load_model(paths["topic"]),
-                  paths=paths, quality=quality or QualityConfig())
+    topic = _load(paths["topic"], "topic")
+    check_taxonomy(labels=[lab[len("__label__"):] for lab in topic.get_labels()])
+    qmodel = _load(paths["quality"], "quality")
+    qlabels = {lab for lab in qmodel.get_labels()}
+    if qlabels != {"__label__hq", "__label__lq"}:
+        raise ValueError(f"quality model {paths['quality']} has labels {sorted(qlabels)}, not hq/lq; "
+                         f"{REBUILD_HINT}")
+    return Models(lid=_load(paths["lid"], "language ID"), topic=topic, quality_model=qmodel,
+                  paths=paths,
+                  quality=quality or QualityConfig(), domain_rule=domain_rule or DEFAULT_RULE)
 
 
-def tag_batch(texts: list[str], models: Models) -> dict[str, list]:
+def tag_batch(texts: list[str], models: Models, mask_pii: bool = False) -> dict[str, list]:
     """Tags a batch of texts: {column: list} for every name in TAG_COLUMNS. Texts are normalised
-    (normalise_text) for tagging only; callers keep their own text."""
-    from taggers import langid, quality, topic
+    (normalise_text) for tagging only; callers keep their own text. With `mask_pii`, the result
+    also holds `masked_text`: each normalised text with e-mails, IP addresses and phone numbers
+    replaced by placeholders (taggers.pii.MASKS), for callers that store masked text."""
+    from taggers import langid, pii, quality, quality_model, topic
     from taggers.normalise import normalise_text
     norm = [normalise_text(t) for t in texts]
     langs, lang_scores, lang_shares = langid.identify(norm, models.lid)
-    topics, topic_scores = topic.predict_topics(norm, models.topic)
+    pre = topic.preprocess_batch(norm)
+    topics, topic_scores = topic.predict_topics(norm, models.topic, pre)
     prose = [i for i, (t, l, sc, sh) in enumerate(zip(topics, langs, lang_scores, lang_shares))
              if t.startswith("code.") and l not in ("en", "und")
              and sc >= PROSE_LANG_MIN_SCORE and sh >= PROSE_LANG_MIN_SHARE]
     if prose:
-        alt, alt_scores = topic.best_non_code_topics([norm[i] for i in prose], models.topic)
+        alt, alt_scores = topic.best_non_code_topics([norm[i] for i in prose], models.topic,
+                                                     [pre[i] for i in prose])
         for i, t, sc in zip(prose, alt, alt_scores):
             topics[i], topic_scores[i] = t, sc
     is_code = [home_of(t) == "code" for t in topics]
-    q, flags, signals = quality.score(norm, langs, is_code, models.quality)
-    domains = [domain_of(t, l, s) for t, l, s in zip(topics, langs, lang_shares)]
-    return {"lang": langs, "lang_score": lang_scores, "lang_share": lang_shares, "topic": topics,
-            "topic_score": topic_scores, "domain": domains, "quality": q, "quality_flags": flags,
-            "quality_signals": signals}
+    hq = quality_model.predict_hq(pre, models.quality_model)
+    q, flags, signals = quality.score(norm, langs, is_code, models.quality, model_probs=hq)
+    rule = models.domain_rule
+    domains = [domain_of(t, l, s, rule=rule) for t, l, s in zip(topics, langs, lang_shares)]
+    out = {"lang": langs, "lang_score": lang_scores, "lang_share": lang_shares, "topic": topics,
+           "topic_score": topic_scores, "domain": domains, "quality": q, "quality_flags": flags,
+           "quality_signals": signals}
+    if mask_pii:
+        out["masked_text"] = pii.mask_batch(norm)
+    return out

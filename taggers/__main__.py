@@ -1,7 +1,12 @@
-"""Command line of the taggers: `predict` (tag a JSONL file) and `train-topic` (rebuild topic.ftz).
+"""Command line of the taggers: `predict` (tag a JSONL file), `train-topic` (rebuild topic.ftz) and
+`train-quality` (rebuild quality.ftz).
 
-    python -m taggers predict --input IN.jsonl[.gz] --output OUT.jsonl[.gz] [--batch-size N]
+    python -m taggers predict --input IN.jsonl[.gz] --output OUT.jsonl[.gz] [--batch-size N] [--mask-pii]
     python -m taggers train-topic --sample data/sample --output taggers/models/topic.ftz --seed 0
+    python -m taggers train-quality --sample data/sample --output taggers/models/quality.ftz --seed 0
+
+With `--mask-pii`, `text` is written back with e-mails, IP addresses and phone numbers masked
+(taggers.pii; the text is then the normalised one); off by default.
 
 `predict` writes every input record back with all its keys unchanged plus the tag columns
 (TAG_COLUMNS; a tag column replaces an input key of the same name, which is reported). Text is
@@ -43,7 +48,7 @@ def predict(args) -> int:
     t0, c0 = time.time(), time.process_time()
     try:
         models = taggers.load_models(args.model_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:     # missing / corrupt model, bad taxonomy
         print(f"taggers predict: {exc}", file=sys.stderr)
         return 2
     try:
@@ -69,12 +74,14 @@ def predict(args) -> int:
         nonlocal collisions
         if not batch:
             return
-        cols = taggers.tag_batch([r["text"] for r in batch], models)
+        cols = taggers.tag_batch([r["text"] for r in batch], models, mask_pii=args.mask_pii)
         for i, rec in enumerate(batch):
             if any(name in rec for name in taggers.TAG_COLUMNS):
                 collisions += 1
             for name in taggers.TAG_COLUMNS:
                 rec[name] = cols[name][i]
+            if args.mask_pii:
+                rec["text"] = cols["masked_text"][i]
             out.write(_dump(rec))
         batch.clear()
 
@@ -139,6 +146,13 @@ def train_topic(args) -> int:
     return 0
 
 
+def train_quality(args) -> int:
+    from taggers.quality_model import train
+    train(args.sample, args.output, seed=args.seed, max_per_source=args.max_per_source,
+          log=lambda m: print(m, file=sys.stderr))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m taggers", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -146,17 +160,27 @@ def main(argv=None) -> int:
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--model-dir", default=None, help="folder holding topic.ftz (default: bundled)")
+    p.add_argument("--model-dir", default=None,
+                   help="folder holding topic.ftz and quality.ftz (default: bundled)")
+    p.add_argument("--mask-pii", action="store_true",
+                   help="write text with e-mails, IP addresses and phone numbers masked")
     t = sub.add_parser("train-topic", help="train taggers/models/topic.ftz from the sample corpus")
     t.add_argument("--sample", default="data/sample")
     t.add_argument("--output", default=os.path.join("taggers", "models", "topic.ftz"))
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--max-per-label", type=int, default=3000)
+    q = sub.add_parser("train-quality", help="train taggers/models/quality.ftz from the sample corpus")
+    q.add_argument("--sample", default="data/sample")
+    q.add_argument("--output", default=os.path.join("taggers", "models", "quality.ftz"))
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--max-per-source", type=int, default=1500)
     args = parser.parse_args(argv)
     if args.cmd == "predict":
         if args.batch_size <= 0:
             parser.error("--batch-size must be positive")
         return predict(args)
+    if args.cmd == "train-quality":
+        return train_quality(args)
     return train_topic(args)
 
 

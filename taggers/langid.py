@@ -24,12 +24,13 @@ import re
 
 import numpy as np
 
+from taggers import charclass
+
 MIN_SCORE = 0.4
 MAX_PREDICT_CHARS = 1000
 UND = "und"
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t\f\v]*\n\s*")
-_NON_LETTERS = re.compile(r"[\W\d_]+")
 _WS = re.compile(r"\s+")
 _LABEL_PREFIX = "__label__"
 
@@ -61,23 +62,38 @@ def paragraphs(text: str) -> list[str]:
 
 def letter_count(text: str) -> int:
     """Number of Unicode letters (not digits, underscore, punctuation, symbols or whitespace)."""
-    return len(_NON_LETTERS.sub("", text))
+    return int(np.count_nonzero(charclass.classes(charclass.codepoints(text)) & charclass.LETTER))
 
 
 def identify(texts: list[str], model, min_score: float = MIN_SCORE,
              max_predict_chars: int = MAX_PREDICT_CHARS):
     """Language of each text: (langs, scores, shares) lists, one fastText call for the whole batch."""
+    paras: list[str] = []      # every paragraph of the batch
+    para_doc: list[int] = []   # document index of each
+    for i, text in enumerate(texts):
+        ps = paragraphs(text)
+        paras += ps
+        para_doc += [i] * len(ps)
+    # letters of every paragraph with one table lookup over the batch (taggers.charclass)
+    counts = [0] * len(paras)
+    if paras:
+        bounds = np.zeros(len(paras), dtype=np.int64)
+        np.cumsum([len(p) for p in paras[:-1]], out=bounds[1:])
+        letters = (charclass.classes(charclass.codepoints("".join(paras))) & charclass.LETTER) != 0
+        counts = np.add.reduceat(letters.view(np.uint8), bounds, dtype=np.int64).tolist()
     items: list[str] = []      # paragraph texts to predict
     owner: list[int] = []      # document index of each paragraph
     weight: list[int] = []     # letters in each paragraph
-    for i, text in enumerate(texts):
-        for para in paragraphs(text):
-            n = letter_count(para)
-            if n == 0:
-                continue
-            items.append(_WS.sub(" ", para[:max_predict_chars]))
-            owner.append(i)
-            weight.append(n)
+    for para, i, n in zip(paras, para_doc, counts):
+        if n == 0:
+            continue
+        para = para[:max_predict_chars]
+        if para.isascii():      # only \n matters to fastText; other ASCII whitespace splits too
+            items.append(para.replace("\n", " "))
+        else:
+            items.append(_WS.sub(" ", para))
+        owner.append(i)
+        weight.append(n)
 
     langs = [UND] * len(texts)
     scores = [0.0] * len(texts)

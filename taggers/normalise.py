@@ -50,6 +50,7 @@ def decode_utf8(raw: bytes) -> tuple[str, int]:
 _SURROGATES = re.compile("[\ud800-\udfff]")
 # C0 controls except TAB (0x09) and LF (0x0A); CR is turned into LF before this table applies.
 _DROP_CONTROLS = {c: None for c in range(0x20) if c not in (0x09, 0x0A)}
+_HAS_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
 
 
 def normalise_text(text: str) -> str:
@@ -61,6 +62,8 @@ def normalise_text(text: str) -> str:
         text = _SURROGATES.sub(REPLACEMENT, text)
         if not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
+    if _HAS_CONTROL.search(text) is None:     # the common case: nothing to drop, no copy
+        return text
     return text.translate(_DROP_CONTROLS)
 
 

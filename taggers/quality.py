@@ -1,7 +1,10 @@
-"""Heuristic quality signals, rule flags and a provisional quality score (Gopher / C4 / FineWeb style).
+"""Quality signals, rule flags and the quality score (Gopher / C4 / FineWeb heuristics combined with
+the DCLM-style model of `taggers.quality_model`).
 
 Owns: the signal definitions (`QUALITY_SIGNAL_NAMES`, every one a float64, the same fields for every
-document), the rules over them (`QualityConfig`, `RULES`), and the provisional score.
+document: the heuristics below, the PII counts of `taggers.pii`, and `model_hq_prob`), the rules over
+them (`QualityConfig`, `RULES`), and the score. Signals are computed for a whole batch at once
+(`signal_columns`; numpy over the batch's code points, see taggers.charclass).
 
 Definitions (a "word" is a whitespace-separated token; a "line" is a `\\n`-separated line, stripped,
 and only non-empty lines count; a "paragraph" is a blank-line-separated block):
@@ -26,17 +29,26 @@ and only non-empty lines count; a "paragraph" is a blank-line-separated block):
 Rules and where they apply (skipped rules are not recorded): every rule has a scope:
 `all` (any text), `spaced` (not code, and a language written with spaces between words: not zh, ja,
 th, ...), `prose` (not code), `english` (not code and lang == "en"), `code` (code only).
-Score: quality = 1 - F / (A + smoothing), where A is the summed weight of the applicable rules,
+- uppercase_frac counts letters with `str.isupper()`.
+- pii_email_count, pii_ip_count, pii_phone_count: matches of taggers.pii.
+- model_hq_prob: the quality model's probability of high quality (NaN when no model was given).
+
+Score: heuristic = 1 - F / (A + smoothing), where A is the summed weight of the applicable rules,
 F that of the failed ones and smoothing = `QualityConfig.smoothing` (default 2.0, so that a document
-that failed the only rule that applied to it is not scored 0). 1.0 when nothing failed.
+that failed the only rule that applied to it is not scored 0); 1.0 when nothing failed. For text that
+is not code, with a model probability p: quality = (1 - model_weight) * heuristic + model_weight * p
+(default model_weight 0.5), and the flag `model_low_quality` when p < min_model_hq_prob (default
+0.5). Code keeps the heuristic score. All thresholds are fields of `QualityConfig`.
 """
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from taggers import charclass, pii
+from taggers.pii import PII_SIGNAL_NAMES
 
 # Gopher-style small list of very common English function words.
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with", "is", "are", "was", "it",
@@ -50,7 +62,7 @@ BULLETS = ("-", "*", "\u2022", "\u2023", "\u25cf", "\u25e6", "\u25aa", "\u2013",
 DUP_NGRAM_NS = (5, 6, 7, 8, 9, 10)
 TOP_NGRAM_NS = (2, 3, 4)
 
-QUALITY_SIGNAL_NAMES: tuple[str, ...] = (
+HEURISTIC_SIGNAL_NAMES: tuple[str, ...] = (
     "n_chars", "n_words", "mean_word_length", "symbol_to_word_ratio", "digit_frac",
     "uppercase_frac", "alpha_word_frac", "alnum_frac", "stop_word_count",
     "lines_ending_punct_frac", "bullet_lines_frac", "ellipsis_lines_frac", "short_line_frac",
@@ -59,6 +71,10 @@ QUALITY_SIGNAL_NAMES: tuple[str, ...] = (
     *(f"dup_{n}gram_frac" for n in DUP_NGRAM_NS),
     "replacement_char_frac", "lorem_ipsum", "curly_bracket_frac",
 )
+MODEL_SIGNAL_NAME = "model_hq_prob"
+# Every signal of `quality_signals`: the heuristics, the PII counts (taggers.pii) and the quality
+# model's probability of high quality (NaN when no model was given).
+QUALITY_SIGNAL_NAMES: tuple[str, ...] = HEURISTIC_SIGNAL_NAMES + PII_SIGNAL_NAMES + (MODEL_SIGNAL_NAME,)
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,11 @@ class QualityConfig:
     min_code_alnum_frac: float = 0.25          # code_alnum_frac
     weights: dict = field(default_factory=dict)  # rule -> weight (default 1.0 each)
     smoothing: float = 2.0
+    # Model-based score (taggers.quality_model), for documents that are not code:
+    # quality = (1 - model_weight) * heuristic score + model_weight * P(hq), and the flag
+    # `model_low_quality` when P(hq) < min_model_hq_prob. Code keeps the heuristic score.
+    model_weight: float = 0.5
+    min_model_hq_prob: float = 0.5
 
 
 def _fail(name, s, c):
@@ -156,6 +177,47 @@ RULES: dict[str, str] = {
 }
 
 
+def _fail_columns(name: str, s: dict, c: QualityConfig) -> np.ndarray:
+    """`_fail` over columns of a batch (the same predicates, elementwise)."""
+    if name == "gopher_word_count":
+        return (s["n_words"] < c.min_words) | (s["n_words"] > c.max_words)
+    if name == "gopher_mean_word_length":
+        return ~((c.min_mean_word_length <= s["mean_word_length"])
+                 & (s["mean_word_length"] <= c.max_mean_word_length))
+    if name == "gopher_top_ngram":
+        return np.logical_or.reduce([s[f"top_{n}gram_frac"] > t for n, t in c.max_top_ngram_frac.items()]
+                                    + [np.zeros(len(s["n_words"]), dtype=bool)])
+    if name == "gopher_dup_ngram":
+        return np.logical_or.reduce([s[f"dup_{n}gram_frac"] > t for n, t in c.max_dup_ngram_frac.items()]
+                                    + [np.zeros(len(s["n_words"]), dtype=bool)])
+    if name == "code_long_lines":
+        return ((s["max_line_length"] > c.max_code_line_length)
+                | (s["mean_line_length"] > c.max_code_mean_line_length))
+    simple = {
+        "gopher_symbol_ratio": lambda: s["symbol_to_word_ratio"] > c.max_symbol_to_word_ratio,
+        "gopher_alpha_words": lambda: s["alpha_word_frac"] < c.min_alpha_word_frac,
+        "gopher_stop_words": lambda: s["stop_word_count"] < c.min_stop_words,
+        "gopher_bullet_lines": lambda: s["bullet_lines_frac"] > c.max_bullet_lines_frac,
+        "gopher_ellipsis_lines": lambda: s["ellipsis_lines_frac"] > c.max_ellipsis_lines_frac,
+        "gopher_dup_line_frac": lambda: s["dup_line_frac"] > c.max_dup_line_frac,
+        "gopher_dup_paragraph_frac": lambda: s["dup_paragraph_frac"] > c.max_dup_paragraph_frac,
+        "c4_lines_end_punct": lambda: s["lines_ending_punct_frac"] < c.min_lines_ending_punct_frac,
+        "c4_curly_bracket": lambda: s["curly_bracket_frac"] > c.max_curly_bracket_frac,
+        "c4_lorem_ipsum": lambda: s["lorem_ipsum"] > 0,
+        "fineweb_short_lines": lambda: s["short_line_frac"] > c.max_short_line_frac,
+        "replacement_chars": lambda: s["replacement_char_frac"] > c.max_replacement_char_frac,
+        "code_alnum_frac": lambda: s["alnum_frac"] < c.min_code_alnum_frac,
+    }
+    return simple[name]()
+
+
+def _scope_masks(langs: list[str], is_code: np.ndarray) -> dict[str, np.ndarray]:
+    spaced = np.array([lang not in NO_SPACE_LANGS for lang in langs], dtype=bool)
+    en = np.array([lang == "en" for lang in langs], dtype=bool)
+    return {"all": np.ones(len(langs), dtype=bool), "code": is_code, "prose": ~is_code,
+            "english": ~is_code & en, "spaced": ~is_code & spaced, "spaced_or_code": is_code | spaced}
+
+
 def applicable_rules(lang: str, is_code: bool) -> list[str]:
     """Rules that make sense for a document of language `lang` (code or not)."""
     spaced = lang not in NO_SPACE_LANGS
@@ -165,22 +227,34 @@ def applicable_rules(lang: str, is_code: bool) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Signals
+# Signals, computed for a whole batch at once: character classes by one table lookup over the
+# concatenated code points of the batch (taggers.charclass), counts per document by cumulative sums
+# at document boundaries, n-grams per document on word hashes with candidates pruned as n grows.
 
-_STOP_RE = re.compile(r"(?<![\w'])(?:" + "|".join(STOP_WORDS) + r")(?![\w'])")
-_NON_ALPHA_WORD = re.compile(r"(?<!\S)(?:[^\w\s]|[\d_])+(?!\S)")
-_NON_LETTERS = re.compile(r"[\W\d_]+")
-_NON_ALNUM = re.compile(r"[\W_]+")
 _PARA_SPLIT = re.compile(r"\n[ \t]*\n\s*")
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX2 = np.uint64(0xBF58476D1CE4E5B9)
 
 
-def _dup_frac_by_chars(items: list[str]) -> tuple[float, int]:
+def _stop_keys() -> np.ndarray:
+    keys = []
+    for w in STOP_WORDS:
+        k = 0
+        for j, ch in enumerate(w):
+            k |= ord(ch) << (16 * j)
+        keys.append(k)
+    return np.array(sorted(keys), dtype=np.uint64)
+
+
+_STOP_KEYS = _stop_keys()
+_STOP_MAX_LEN = max(map(len, STOP_WORDS))
+
+
+def _dup_frac_by_chars(items: list[str]) -> float:
     """Characters in repeated copies (after the first) / characters in all items."""
     total = sum(map(len, items))
     if total == 0:
-        return 0.0, 0
+        return 0.0
     seen: set[str] = set()
     dup = 0
     for it in items:
@@ -188,108 +262,224 @@ def _dup_frac_by_chars(items: list[str]) -> tuple[float, int]:
             dup += len(it)
         else:
             seen.add(it)
-    return dup / total, total
+    return dup / total
 
 
-def _ngram_signals(words: list[str], out: dict) -> None:
-    n = len(words)
+def _seg_sums(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Number of True per segment [bounds[i], bounds[i+1]) of a concatenated bool array (no
+    temporary as long as the array: large temporaries cost page faults)."""
+    n = len(bounds) - 1
+    out = np.zeros(n, dtype=np.int64)
+    nonempty = bounds[1:] > bounds[:-1]
+    if nonempty.any():
+        out[nonempty] = np.add.reduceat(mask.view(np.uint8), bounds[:-1][nonempty], dtype=np.int64)
+    return out
+
+
+def _ngram_batch(word_lists: list[list[str]]) -> dict[str, np.ndarray]:
+    """top_{2,3,4}gram_frac and dup_{5..10}gram_frac of every document, from its lowercased words.
+
+    All documents' word hashes are concatenated; a k-gram's hash mixes in its document, so equal
+    k-grams of different documents never match. Candidates (start positions of k-grams that may
+    occur twice in their document) shrink as k grows: a k-gram repeats only where its (k-1)-gram
+    prefix repeats; a document without a repeated k-gram has none for larger k either."""
+    n_docs = len(word_lists)
+    out = {f"top_{k}gram_frac": np.zeros(n_docs) for k in TOP_NGRAM_NS}
+    out.update({f"dup_{k}gram_frac": np.zeros(n_docs) for k in DUP_NGRAM_NS})
+    counts = np.fromiter(map(len, word_lists), dtype=np.int64, count=n_docs)
+    wb = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(counts, out=wb[1:])
+    n = int(wb[-1])
+    if n < 2:
+        return out
+    words = [w for ws in word_lists for w in ws]
     lens = np.fromiter(map(len, words), dtype=np.int64, count=n)
-    total = float(lens.sum())
-    for k in TOP_NGRAM_NS:
-        out[f"top_{k}gram_frac"] = 0.0
-    for k in DUP_NGRAM_NS:
-        out[f"dup_{k}gram_frac"] = 0.0
-    if n < 2 or total == 0:
-        return
+    csum = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=csum[1:])
+    total = (csum[wb[1:]] - csum[wb[:-1]]).astype(np.float64)
+    doc = np.repeat(np.arange(n_docs), counts)
+    wend = wb[1:][doc]                      # end (exclusive) of each word's document
     ids = np.fromiter(map(hash, words), dtype=np.int64, count=n).view(np.uint64)
-    csum = np.concatenate(([0], np.cumsum(lens)))
-    h = ids.copy()
-    for k in range(2, max(DUP_NGRAM_NS) + 1):
-        if n < k:
+    base = ids ^ (doc.astype(np.uint64) * _MIX2 + np.uint64(1))
+    pos = np.nonzero(np.arange(n) + 2 <= wend)[0]
+    h = (base[pos] * _MIX) ^ (ids[pos + 1] * _MIX2 + np.uint64(2))
+    last = max(DUP_NGRAM_NS)
+    for k in range(2, last + 1):
+        if len(h) < 2:
             break
-        # hash of the k-gram starting at i, from the (k-1)-gram hash: h[i] = mix(h[i]) ^ ids[i+k-1]
-        h = (h[: n - k + 1] * _MIX) ^ (ids[k - 1:] * _MIX2 + np.uint64(k))
-        uniq, first, inv, counts = np.unique(h, return_index=True, return_inverse=True,
-                                             return_counts=True)
-        if len(uniq) == len(h):      # no repeated k-gram; none for larger k either
+        order = np.argsort(h)
+        hs = h[order]
+        new = np.empty(len(hs), dtype=bool)
+        new[0] = True
+        np.not_equal(hs[1:], hs[:-1], out=new[1:])
+        gstart = np.nonzero(new)[0]
+        sizes = np.diff(np.append(gstart, len(hs)))
+        occ = pos[order]                              # positions, grouped by k-gram
+        firsts = np.minimum.reduceat(occ, gstart)     # first start of each k-gram
+        rep = sizes > 1
+        if not rep.any():
             break
         if k in TOP_NGRAM_NS:
-            c = counts[inv]
-            best = int(np.argmax(c))  # first start of a most frequent k-gram
-            if c[best] > 1:
-                gram_chars = csum[best + k] - csum[best]
-                out[f"top_{k}gram_frac"] = float(min(1.0, c[best] * gram_chars / total))
+            g = np.nonzero(rep)[0]
+            gdoc = doc[firsts[g]]
+            best = g[np.lexsort((firsts[g], -sizes[g], gdoc))]
+            one = np.ones(len(best), dtype=bool)
+            bdoc = doc[firsts[best]]
+            one[1:] = bdoc[1:] != bdoc[:-1]
+            best, bdoc = best[one], bdoc[one]
+            p = firsts[best]
+            out[f"top_{k}gram_frac"][bdoc] = np.minimum(
+                1.0, sizes[best] * (csum[p + k] - csum[p]) / total[bdoc])
+        gid = np.repeat(np.arange(len(gstart)), sizes)
         if k in DUP_NGRAM_NS:
-            starts = np.nonzero(first[inv] != np.arange(len(h)))[0]
-            cover = np.zeros(n + 1, dtype=np.int64)
-            np.add.at(cover, starts, 1)
-            np.add.at(cover, starts + k, -1)
+            starts = occ[occ != firsts[gid]]           # every occurrence after the first
+            cover = np.bincount(starts, minlength=n + 1) - np.bincount(starts + k, minlength=n + 1)
             covered = np.cumsum(cover[:n]) > 0
-            out[f"dup_{k}gram_frac"] = float(lens[covered].sum() / total)
+            cc = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(np.where(covered, lens, 0), out=cc[1:])
+            dup = (cc[wb[1:]] - cc[wb[:-1]]) / np.maximum(total, 1.0)
+            out[f"dup_{k}gram_frac"] = np.where(total > 0, dup, 0.0)
+        if k == last:
+            break
+        keep = order[rep[gid]]
+        keep = keep[pos[keep] + k + 1 <= wend[pos[keep]]]
+        pos = pos[keep]
+        h = (h[keep] * _MIX) ^ (ids[pos + k] * _MIX2 + np.uint64(k + 1))
+    return out
+
+
+_LINE_SIGNALS = ("lines_ending_punct_frac", "bullet_lines_frac", "ellipsis_lines_frac",
+                 "short_line_frac", "mean_line_length", "max_line_length", "dup_line_frac")
+
+
+def _line_signals(text: str, short_line_chars: int) -> tuple[float, ...]:
+    """The `_LINE_SIGNALS` of one text."""
+    lines = [ln for ln in map(str.strip, text.split("\n")) if ln]
+    n_lines = len(lines)
+    if not n_lines:
+        return (0.0,) * 7
+    line_lens = list(map(len, lines))
+    return (len([1 for ln in lines if ln.endswith(TERMINAL_PUNCT)]) / n_lines,
+            len([1 for ln in lines if ln.startswith(BULLETS)]) / n_lines,
+            len([1 for ln in lines if ln.endswith(("...", "\u2026"))]) / n_lines,
+            len([1 for x in line_lens if x <= short_line_chars]) / n_lines,
+            sum(line_lens) / n_lines, float(max(line_lens)), _dup_frac_by_chars(lines))
+
+
+CHUNK_CHARS = 200_000   # documents are processed in chunks of about this many characters
+
+
+def signals_batch(texts: list[str], short_line_chars: int = 30) -> list[dict[str, float]]:
+    """All heuristic signals of each (normalised) text of a batch, as dicts of floats."""
+    return _rows(signal_columns(texts, short_line_chars))
+
+
+def signal_columns(texts: list[str], short_line_chars: int = 30) -> dict[str, np.ndarray]:
+    """All heuristic signals of a batch as columns: {name: float64 array, one value per text}."""
+    chunks: list[dict[str, np.ndarray]] = []
+    i = 0
+    while i < len(texts):
+        j, size = i, 0
+        while j < len(texts) and (j == i or size + len(texts[j]) <= CHUNK_CHARS):
+            size += len(texts[j])
+            j += 1
+        chunks.append(_signals_chunk(texts[i:j], short_line_chars))
+        i = j
+    if not chunks:
+        return {k: np.zeros(0) for k in HEURISTIC_SIGNAL_NAMES}
+    return {k: np.concatenate([c[k] for c in chunks]) for k in HEURISTIC_SIGNAL_NAMES}
+
+
+def _signals_chunk(texts: list[str], short_line_chars: int) -> dict[str, np.ndarray]:
+    n = len(texts)
+    if n == 0:
+        return []
+    lowers = [t.lower() for t in texts]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    bounds = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    cls = charclass.classes(charclass.codepoints("".join(texts)))
+    letter = (cls & charclass.LETTER).astype(bool)
+    space = (cls & charclass.SPACE).astype(bool)
+    letters = _seg_sums(letter, bounds)
+    digits = _seg_sums((cls & charclass.DIGIT).astype(bool), bounds)
+    upper = _seg_sums((cls & charclass.UPPER).astype(bool) & letter, bounds)
+    spaces = _seg_sums(space, bounds)
+    # words: maximal runs of non-space characters, never across documents
+    starts = ~space
+    starts[1:] &= space[:-1]
+    starts[bounds[:-1][lengths > 0]] = ~space[bounds[:-1][lengths > 0]]
+    n_words = _seg_sums(starts, bounds)
+    word_starts = np.flatnonzero(starts)
+    has_letter = (np.logical_or.reduceat(letter, word_starts) if len(word_starts)
+                  else np.zeros(0, dtype=bool))
+    wb = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(n_words, out=wb[1:])
+    alpha_words = _seg_sums(has_letter, wb)
+    # stop words: maximal runs of [\w'] in the lowercased text equal to one of STOP_WORDS
+    low_lengths = np.fromiter(map(len, lowers), dtype=np.int64, count=n)
+    lb = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(low_lengths, out=lb[1:])
+    lcp = charclass.codepoints("".join(lowers))
+    wa = (charclass.classes(lcp) & charclass.WORD_APOS).astype(bool)
+    edge = np.zeros(len(wa) + 1, dtype=bool)
+    edge[lb] = True
+    tok_start = wa & (edge[:-1] | ~np.concatenate(([False], wa[:-1])))
+    tok_end = wa & (edge[1:] | ~np.concatenate((wa[1:], [False])))
+    ts, te = np.nonzero(tok_start)[0], np.nonzero(tok_end)[0] + 1
+    tl = te - ts
+    short = (tl >= 2) & (tl <= _STOP_MAX_LEN)
+    ts_s, tl_s = ts[short], tl[short]
+    key = np.zeros(len(ts_s), dtype=np.uint64)
+    cp16 = np.minimum(lcp, 0xFFFF).astype(np.uint64)
+    for j in range(_STOP_MAX_LEN):
+        has = tl_s > j
+        key[has] |= cp16[ts_s[has] + j] << np.uint64(16 * j)
+    is_stop = np.isin(key, _STOP_KEYS)
+    stop_counts = np.bincount(np.searchsorted(lb, ts_s[is_stop], side="right") - 1, minlength=n)
+
+    nz = np.maximum(lengths, 1).astype(np.float64)
+    nw = n_words.astype(np.float64)
+    nwz = np.maximum(nw, 1.0)
+    cols: dict[str, np.ndarray] = {
+        "n_chars": lengths.astype(np.float64),
+        "n_words": nw,
+        "mean_word_length": np.where(nw > 0, (lengths - spaces) / nwz, 0.0),
+        "digit_frac": np.where(lengths > 0, digits / nz, 0.0),
+        "uppercase_frac": np.where(letters > 0, upper / np.maximum(letters, 1), 0.0),
+        "alnum_frac": np.where(lengths > 0, (letters + digits) / nz, 0.0),
+        "alpha_word_frac": np.where(nw > 0, alpha_words / nwz, 0.0),
+        "stop_word_count": stop_counts.astype(np.float64),
+    }
+    symbols = np.array([t.count("#") + t.count("...") + t.count("\u2026") for t in texts],
+                       dtype=np.float64)
+    cols["symbol_to_word_ratio"] = np.where(nw > 0, symbols / nwz, 0.0)
+    curly = np.array([t.count("{") + t.count("}") for t in texts], dtype=np.float64)
+    cols["curly_bracket_frac"] = np.where(lengths > 0, curly / nz, 0.0)
+    repl = np.array([t.count("\ufffd") for t in texts], dtype=np.float64)
+    cols["replacement_char_frac"] = np.where(lengths > 0, repl / nz, 0.0)
+    cols["lorem_ipsum"] = np.array([1.0 if "lorem ipsum" in low else 0.0 for low in lowers])
+    line_rows = np.array([_line_signals(t, short_line_chars) for t in texts], dtype=np.float64)
+    for j, name in enumerate(_LINE_SIGNALS):
+        cols[name] = line_rows[:, j] if n else np.zeros(0)
+    cols["dup_paragraph_frac"] = np.array(
+        [_dup_frac_by_chars([p for p in map(str.strip, _PARA_SPLIT.split(t)) if p]) for t in texts],
+        dtype=np.float64)
+    cols.update(_ngram_batch([low.split() for low in lowers]))
+    return cols
+
+
+def _rows(cols: dict[str, np.ndarray], names=HEURISTIC_SIGNAL_NAMES) -> list[dict[str, float]]:
+    """Columns -> one dict of floats per document, keys in `names` order."""
+    if not cols or not len(cols[names[0]]):
+        return []
+    table = np.column_stack([cols[k] for k in names]).tolist()
+    return [dict(zip(names, row)) for row in table]
 
 
 def signals_of(text: str, short_line_chars: int = 30) -> dict[str, float]:
-    """All quality signals of one (normalised) text, as floats."""
-    s: dict[str, float] = {}
-    n_chars = len(text)
-    s["n_chars"] = float(n_chars)
-    words = text.split()
-    n_words = len(words)
-    s["n_words"] = float(n_words)
-    word_chars = sum(map(len, words))
-    s["mean_word_length"] = word_chars / n_words if n_words else 0.0
-    symbols = text.count("#") + text.count("...") + text.count("\u2026")
-    s["symbol_to_word_ratio"] = symbols / n_words if n_words else 0.0
-
-    if n_chars:
-        if text.isascii():
-            cp = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-            digits = int(np.count_nonzero((cp >= 48) & (cp <= 57)))
-            upper = int(np.count_nonzero((cp >= 65) & (cp <= 90)))
-            letters = upper + int(np.count_nonzero((cp >= 97) & (cp <= 122)))
-        else:
-            cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-            digits = int(np.count_nonzero((cp >= 48) & (cp <= 57)))
-            letters = len(_NON_LETTERS.sub("", text))
-            low = text.lower()
-            if len(low) == n_chars:
-                lcp = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-                upper = int(np.count_nonzero(cp != lcp))
-            else:
-                upper = sum(1 for ch in text if ch.isupper())
-        s["digit_frac"] = digits / n_chars
-        s["uppercase_frac"] = upper / letters if letters else 0.0
-        s["alnum_frac"] = (letters + digits) / n_chars
-        s["curly_bracket_frac"] = (text.count("{") + text.count("}")) / n_chars
-        s["replacement_char_frac"] = text.count("\ufffd") / n_chars
-    else:
-        for k in ("digit_frac", "uppercase_frac", "alnum_frac", "curly_bracket_frac",
-                  "replacement_char_frac"):
-            s[k] = 0.0
-    s["alpha_word_frac"] = (n_words - len(_NON_ALPHA_WORD.findall(text))) / n_words if n_words else 0.0
-    lower = text.lower()
-    s["stop_word_count"] = float(len(_STOP_RE.findall(lower)))
-    s["lorem_ipsum"] = 1.0 if "lorem ipsum" in lower else 0.0
-
-    lines = [ln for ln in (x.strip() for x in text.split("\n")) if ln]
-    n_lines = len(lines)
-    if n_lines:
-        s["lines_ending_punct_frac"] = sum(1 for ln in lines if ln.endswith(TERMINAL_PUNCT)) / n_lines
-        s["bullet_lines_frac"] = sum(1 for ln in lines if ln.startswith(BULLETS)) / n_lines
-        s["ellipsis_lines_frac"] = sum(1 for ln in lines if ln.endswith(("...", "\u2026"))) / n_lines
-        line_lens = list(map(len, lines))
-        s["short_line_frac"] = sum(1 for x in line_lens if x <= short_line_chars) / n_lines
-        s["mean_line_length"] = sum(line_lens) / n_lines
-        s["max_line_length"] = float(max(line_lens))
-        s["dup_line_frac"] = _dup_frac_by_chars(lines)[0]
-    else:
-        for k in ("lines_ending_punct_frac", "bullet_lines_frac", "ellipsis_lines_frac",
-                  "short_line_frac", "mean_line_length", "max_line_length", "dup_line_frac"):
-            s[k] = 0.0
-    paras = [p for p in (x.strip() for x in _PARA_SPLIT.split(text)) if p]
-    s["dup_paragraph_frac"] = _dup_frac_by_chars(paras)[0]
-    _ngram_signals(lower.split(), s)
-    return {k: float(s[k]) for k in QUALITY_SIGNAL_NAMES}
+    """All quality signals of one (normalised) text, as floats (see `signals_batch`)."""
+    return signals_batch([text], short_line_chars)[0]
 
 
 def flags_of(signals: dict[str, float], lang: str, is_code: bool,
@@ -305,16 +495,40 @@ def flags_of(signals: dict[str, float], lang: str, is_code: bool,
 
 
 def score(texts: list[str], langs: list[str], is_code: list[bool],
-          config: QualityConfig | None = None):
-    """Batch: (quality list, flags list of lists, signals list of dicts)."""
+          config: QualityConfig | None = None, model_probs: list[float] | None = None):
+    """Batch: (quality list, flags list of lists, signals list of dicts with every name of
+    QUALITY_SIGNAL_NAMES). `model_probs`: the quality model's P(hq) of each text, or None."""
     c = config or QualityConfig()
     if not len(texts) == len(langs) == len(is_code):
         raise ValueError("texts, langs and is_code must have the same length")
-    qualities, flags, signals = [], [], []
-    for text, lang, code in zip(texts, langs, is_code):
-        sig = signals_of(text, c.short_line_chars)
-        q, f = flags_of(sig, lang, bool(code), c)
-        qualities.append(q)
-        flags.append(f)
-        signals.append(sig)
-    return qualities, flags, signals
+    if model_probs is not None and len(model_probs) != len(texts):
+        raise ValueError("model_probs must have one value per text")
+    n = len(texts)
+    cols = signal_columns(texts, c.short_line_chars)
+    code = np.array([bool(x) for x in is_code], dtype=bool)
+    scopes = _scope_masks(list(langs), code)
+    rule_names = list(RULES)
+    app = np.column_stack([scopes[RULES[r]] for r in rule_names]) if n else np.zeros((0, len(RULES)), bool)
+    fail = (np.column_stack([_fail_columns(r, cols, c) for r in rule_names]) & app
+            if n else np.zeros((0, len(RULES)), bool))
+    w = np.array([c.weights.get(r, 1.0) for r in rule_names], dtype=np.float64)
+    w_app, w_fail = app @ w, fail @ w
+    denom = w_app + c.smoothing
+    q = np.where(denom > 0, 1.0 - w_fail / np.where(denom > 0, denom, 1.0), 1.0)
+    q = np.clip(q, 0.0, 1.0)
+    p = (np.full(n, np.nan) if model_probs is None
+         else np.asarray(model_probs, dtype=np.float64))
+    use = ~np.isnan(p) & ~code
+    q = np.where(use, (1.0 - c.model_weight) * q + c.model_weight * np.where(use, p, 0.0), q)
+    low = use & (np.where(use, p, 1.0) < c.min_model_hq_prob)
+    flags: list[list[str]] = [[] for _ in range(n)]
+    for i, j in zip(*np.nonzero(fail)):
+        flags[i].append(rule_names[j])
+    for i in np.flatnonzero(low).tolist():
+        flags[i].append("model_low_quality")
+    counts = pii.count_batch(texts)
+    for k in PII_SIGNAL_NAMES:
+        cols[k] = np.array([cnt[k] for cnt in counts], dtype=np.float64)
+    cols[MODEL_SIGNAL_NAME] = p
+    signals = _rows(cols, QUALITY_SIGNAL_NAMES)
+    return np.clip(q, 0.0, 1.0).tolist(), flags, signals

@@ -28,6 +28,9 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 
+import numpy as np
+
+from taggers import charclass
 from taggers.taxonomy import TOPICS
 
 LABEL_PREFIX = "__label__"
@@ -42,18 +45,92 @@ def preprocess(text: str, max_chars: int = MAX_PREPROCESS_CHARS) -> str:
     """The single text -> fastText input function of training and prediction: the first `max_chars`
     characters, lowercased, tokenised into runs of letters, runs of digits, and single punctuation
     marks, joined by spaces on one line. Newlines become a `<nl>` token once per blank-line paragraph
-    break (code and prose differ there); long numbers are collapsed to `0`."""
+    break (code and prose differ there); long numbers are collapsed to `0`. This is the reference
+    definition; `preprocess_batch` computes the same strings for a whole batch with numpy."""
     text = text[:max_chars].lower()
     text = _LONG_DIGITS.sub("0", text)
     text = text.replace("\n\n", " nlnl ")
     return " ".join(_TOKEN.findall(text))
 
 
-def predict_topics(texts: list[str], model) -> tuple[list[str], list[float]]:
-    """Batch: most probable topic and its probability for each text (one fastText call)."""
+_SPACE_CP = np.uint32(32)
+_ZERO_CP = np.uint32(ord("0"))
+_UNDERSCORE_CP = ord("_")
+
+
+CHUNK_CHARS = 200_000   # documents are processed in chunks of about this many characters
+
+
+def preprocess_batch(texts: list[str], max_chars: int = MAX_PREPROCESS_CHARS) -> list[str]:
+    """`preprocess` of every text, vectorised over the batch: one character-class lookup over the
+    concatenated code points (taggers.charclass) instead of a regular expression per document."""
+    out: list[str] = []
+    i = 0
+    while i < len(texts):
+        j, size = i, 0
+        while j < len(texts) and (j == i or size + min(len(texts[j]), max_chars) <= CHUNK_CHARS):
+            size += min(len(texts[j]), max_chars)
+            j += 1
+        out += _preprocess_chunk(texts[i:j], max_chars)
+        i = j
+    return out
+
+
+def _preprocess_chunk(texts: list[str], max_chars: int) -> list[str]:
+    parts = [t[:max_chars].lower().replace("\n\n", " nlnl ") for t in texts]
+    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    cp = charclass.codepoints(" ".join(parts))         # a space between documents: no token crosses
+    cls = charclass.classes(cp)
+    kind = np.full(len(cp), 4, dtype=np.int8)           # 4: any other non-space character
+    kind[(cls & charclass.SPACE) != 0] = 0
+    kind[(cls & charclass.LETTER) != 0] = 1
+    kind[(cls & charclass.DECIMAL) != 0] = 2
+    kind[cp == _UNDERSCORE_CP] = 3
+    solid = kind != 0
+    start = solid.copy()
+    start[1:] &= (kind[1:] != kind[:-1]) | (kind[1:] == 4)
+    tok_starts = np.nonzero(start)[0]
+    tok_ends = np.append(tok_starts[1:], len(cp))
+    # a token ends at the first space or at the next token's start
+    nxt_space = np.nonzero(~solid)[0]
+    if len(nxt_space):
+        j = np.searchsorted(nxt_space, tok_starts)
+        sp = np.where(j < len(nxt_space), nxt_space[np.minimum(j, len(nxt_space) - 1)], len(cp))
+        tok_ends = np.minimum(tok_ends, sp)
+    keep = solid.copy()
+    long_num = np.nonzero((kind[tok_starts] == 2) & (tok_ends - tok_starts >= 5))[0]
+    if len(long_num):                                    # \d{5,} -> "0"
+        cp = cp.copy()
+        cp[tok_starts[long_num]] = _ZERO_CP
+        drop = np.zeros(len(cp) + 1, dtype=np.int64)
+        np.add.at(drop, tok_starts[long_num] + 1, 1)
+        np.add.at(drop, tok_ends[long_num], -1)
+        keep &= np.cumsum(drop[:-1]) == 0
+    kept = np.nonzero(keep)[0]
+    n_starts = np.cumsum(start[kept])                    # tokens started up to each kept char
+    out_pos = np.arange(len(kept)) + n_starts - 1        # one space before every token but the first
+    out = np.full(int(out_pos[-1]) + 1 if len(kept) else 0, _SPACE_CP, dtype=np.uint32)
+    out[out_pos] = cp[kept]
+    s = out.tobytes().decode("utf-32-le", "surrogatepass")
+    # each document's slice: from its first kept character to its last
+    doc_begin = np.zeros(len(parts), dtype=np.int64)
+    doc_begin[1:] = np.cumsum(lengths + 1)[:-1]
+    first = np.searchsorted(kept, doc_begin)
+    last = np.searchsorted(kept, doc_begin + lengths) - 1
+    res = []
+    for f, l in zip(first.tolist(), last.tolist()):
+        res.append(s[out_pos[f]:out_pos[l] + 1] if l >= f else "")
+    return res
+
+
+def predict_topics(texts: list[str], model, pre: list[str] | None = None
+                   ) -> tuple[list[str], list[float]]:
+    """Batch: most probable topic and its probability for each text (one fastText call); `pre`:
+    the texts already through `preprocess_batch` (shared with the quality model)."""
     if not texts:
         return [], []
-    labels, probs = model.predict([preprocess(t) for t in texts], k=1, threshold=0.0)
+    labels, probs = model.predict(pre if pre is not None else preprocess_batch(texts), k=1,
+                                  threshold=0.0)
     topics, scores = [], []
     for ls, ps in zip(labels, probs):
         if ls:
@@ -65,11 +142,13 @@ def predict_topics(texts: list[str], model) -> tuple[list[str], list[float]]:
     return topics, scores
 
 
-def best_non_code_topics(texts: list[str], model) -> tuple[list[str], list[float]]:
+def best_non_code_topics(texts: list[str], model, pre: list[str] | None = None
+                         ) -> tuple[list[str], list[float]]:
     """Batch: the most probable topic outside `code.*` and its probability, for each text."""
     if not texts:
         return [], []
-    labels, probs = model.predict([preprocess(t) for t in texts], k=-1, threshold=0.0)
+    labels, probs = model.predict(pre if pre is not None else preprocess_batch(texts), k=-1,
+                                  threshold=0.0)
     topics, scores = [], []
     for ls, ps in zip(labels, probs):
         best = next(((l[len(LABEL_PREFIX):], float(p)) for l, p in zip(ls, ps)
@@ -189,6 +268,43 @@ def _fit(docs, seed, workdir, quantize=True):
     return model
 
 
+def macro_f1(truth: list[str], pred: list[str]) -> tuple[float, dict]:
+    """Macro-F1 over the classes present in `truth`, and per class {precision, recall, f1, n}."""
+    classes = sorted(set(truth))
+    per = {}
+    for c in classes:
+        tp = sum(1 for t, p in zip(truth, pred) if t == c and p == c)
+        fp = sum(1 for t, p in zip(truth, pred) if t != c and p == c)
+        fn = sum(1 for t, p in zip(truth, pred) if t == c and p != c)
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        per[c] = {"precision": prec, "recall": rec, "f1": f1, "n": tp + fn}
+    return (sum(v["f1"] for v in per.values()) / len(per) if per else float("nan")), per
+
+
+def heldout_scores(model, docs, lid=None) -> dict:
+    """Held-out measures beside per-class accuracy: topic macro-F1; programming language of code
+    (code.* labels other than docs_about_code) accuracy; with `lid`, coarse-domain macro-F1 (the
+    true domain is `domain_of(true label, declared language, 1.0)`, the predicted one
+    `domain_of(predicted topic, lid.176's language and share)`, as `tag_batch` computes it)."""
+    from taggers.taxonomy import domain_of
+    texts = [d["text"] for d in docs]
+    pred, _ = predict_topics(texts, model)
+    truth = [d["label"] for d in docs]
+    out = {"topic_macro_f1": macro_f1(truth, pred)}
+    code = [(t, p) for t, p in zip(truth, pred) if t.startswith("code.") and t != "code.docs_about_code"]
+    out["code_language_accuracy"] = (sum(t == p for t, p in code) / len(code), len(code)) if code else None
+    if lid is not None:
+        from taggers import langid
+        from taggers.normalise import normalise_text
+        langs, _, shares = langid.identify([normalise_text(t) for t in texts], lid)
+        true_dom = [domain_of(d["label"], d["lang"], 1.0) for d in docs]
+        pred_dom = [domain_of(p, l, s) for p, l, s in zip(pred, langs, shares)]
+        out["domain_macro_f1"] = macro_f1(true_dom, pred_dom)
+    return out
+
+
 def evaluate(model, docs):
     """Per-label (n, correct) and a confusion Counter of (true, predicted)."""
     topics, _ = predict_topics([d["text"] for d in docs], model)
@@ -216,6 +332,8 @@ def train(sample_dir: str, output: str, seed: int = 0, max_per_label: int = 3000
     with tempfile.TemporaryDirectory() as work:
         eval_model = _fit(train_docs, seed, work)
         per, confusion = evaluate(eval_model, held)
+        from taggers.langid import load_lid
+        scores = heldout_scores(eval_model, held, load_lid())
         train_per, _ = evaluate(eval_model, train_docs)
         final = _fit(chosen, seed, work)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
@@ -223,7 +341,7 @@ def train(sample_dir: str, output: str, seed: int = 0, max_per_label: int = 3000
     elapsed = time.time() - t0
     result = {"docs": len(docs), "selected": len(chosen), "train": len(train_docs),
               "heldout": len(held), "per_label": per, "train_per_label": train_per,
-              "confusion": confusion, "how": how, "seconds": elapsed,
+              "confusion": confusion, "how": how, "seconds": elapsed, "scores": scores,
               "size_bytes": os.path.getsize(output)}
     card = card or os.path.splitext(output)[0] + ".md"
     with open(card, "w", encoding="utf-8") as f:
@@ -275,6 +393,24 @@ def model_card(r, docs, chosen, sample_dir, output, seed, max_per_label, max_for
         w(f"| {label} | {r['how'].get(label, '')} | {n:,} | {acc} | {tacc} |\n")
     if tot_n:
         w(f"| **all** | | {tot_n:,} | {tot_ok / tot_n:.3f} | |\n")
+    sc = r.get("scores") or {}
+    if sc:
+        f1, per_f1 = sc["topic_macro_f1"]
+        w(f"\n## Held-out macro-F1\n\n- fine-grained topic macro-F1 (classes with held-out data): "
+          f"**{f1:.3f}**\n")
+        if sc.get("code_language_accuracy"):
+            acc, n = sc["code_language_accuracy"]
+            w(f"- programming language of code (code.* but docs_about_code): **{acc:.3f}** on {n:,} "
+              "documents\n")
+        if "domain_macro_f1" in sc:
+            df1, per_dom = sc["domain_macro_f1"]
+            w(f"- coarse domain (domain_of(predicted topic, lid.176 language)) macro-F1: "
+              f"**{df1:.3f}**\n\n| domain | n | precision | recall | F1 |\n|---|---|---|---|---|\n")
+            for dname, v in per_dom.items():
+                w(f"| {dname} | {v['n']:,} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} |\n")
+        w("\n| topic | n | precision | recall | F1 |\n|---|---|---|---|---|\n")
+        for tname, v in per_f1.items():
+            w(f"| {tname} | {v['n']:,} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} |\n")
     missing = [t for t in TOPICS if t not in r["how"]]
     if missing:
         w(f"\nTopics without training data (never predicted): {', '.join(missing)}.\n")
