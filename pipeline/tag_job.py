@@ -80,17 +80,19 @@ def _models(model_dir):
 class TagBatch(beam.DoFn):
     """A batch of documents -> rows of docs/ with every tag column (taggers.tag_batch)."""
 
-    def __init__(self, model_dir):
+    def __init__(self, model_dir, mask_pii: bool = False):
         self.model_dir = model_dir
+        self.mask_pii = mask_pii
         self.tagged = Metrics.counter("tag", "tagged")
 
     def setup(self):
         self.models = _models(self.model_dir)
 
     def process(self, docs):
-        cols = taggers.tag_batch([d["text"] for d in docs], self.models)
+        cols = taggers.tag_batch([d["text"] for d in docs], self.models, mask_pii=self.mask_pii)
         for i, d in enumerate(docs):
-            row = {"id": d["id"], "text": d["text"], "source": d["source"], "meta": d["meta"]}
+            text = cols["masked_text"][i] if self.mask_pii else d["text"]
+            row = {"id": d["id"], "text": text, "source": d["source"], "meta": d["meta"]}
             for name in taggers.TAG_COLUMNS:
                 row[name] = cols[name][i]
             row["dup_cluster"] = d["id"]
@@ -115,7 +117,7 @@ def build(p, files, config: dict, out: str, dedup: DedupConfig | None = None):
               | "FirstOfId" >> beam.ParDo(FirstOfId()).with_outputs("reject", main="doc"))
     tagged = (unique.doc
               | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=config["batch_size"])
-              | "Tag" >> beam.ParDo(TagBatch(config["model_dir"])))
+              | "Tag" >> beam.ParDo(TagBatch(config["model_dir"], config["mask_pii"])))
     tagged, dup_events = tagged | "Dedup" >> Dedup(dedup or DedupConfig(), config["batch_size"])
     signal_names = tuple(taggers.QUALITY_SIGNAL_NAMES) + (LINE_SHARE_SIGNAL,)
     tagged | "WriteDocs" >> WriteToParquet(
@@ -148,6 +150,8 @@ def parse_args(argv):
     parser.add_argument("--max-chars", type=int, default=1_000_000)
     parser.add_argument("--max-invalid-utf8-frac", type=float, default=0.001)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--mask-pii", action="store_true",
+                        help="replace e-mails, IP addresses and phone numbers in `text` (counted either way)")
     parser.add_argument("--model-dir", default=None, help="folder of tagger models (default: bundled)")
     d = DedupConfig.__dataclass_fields__
     parser.add_argument("--dedup-threshold", type=float, default=d["threshold"].default,
@@ -222,6 +226,7 @@ def run(argv=None) -> dict | None:
     config = {"input": args.input, "seed": args.seed, "max_chars": args.max_chars,
               "max_line_bytes": max(8 * args.max_chars, 1 << 20),
               "max_invalid_utf8_frac": args.max_invalid_utf8_frac, "batch_size": args.batch_size,
+              "mask_pii": args.mask_pii,
               "model_dir": args.model_dir, "models": {k: v["sha256"] for k, v in models.items()},
               "dedup": args.dedup.describe()}
     identity = {"stage": "tag", "input_fingerprint": inputs.fingerprint(files), "config": config}

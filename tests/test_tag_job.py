@@ -222,3 +222,15 @@ def test_bad_invocations_fail_clearly_before_the_pipeline(tmp_path, args, messag
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_pii_is_counted_always_and_masked_in_text_only_when_asked(tmp_path):
+    doc = {"id": "pii", "text": GOOD["en"] + " Write to jane.doe@example.org or call +1 415 555 0134."}
+    (tmp_path / "in.jsonl").write_text(json.dumps(doc) + "\n")
+    plain, masked = tmp_path / "plain", tmp_path / "masked"
+    run_tag("--input", str(tmp_path / "in.jsonl"), "--output", str(plain))
+    run_tag("--input", str(tmp_path / "in.jsonl"), "--output", str(masked), "--mask-pii")
+    (p,), (m,) = _docs(plain), _docs(masked)
+    assert "jane.doe@example.org" in p["text"] and "jane.doe@example.org" not in m["text"]
+    assert p["quality_signals"]["pii_email_count"] == m["quality_signals"]["pii_email_count"] == 1
+    assert json.loads((masked / "stats.json").read_text())["config"]["mask_pii"] is True
