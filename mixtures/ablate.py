@@ -1,0 +1,260 @@
+"""Proxy ablations over a finished mix (RegMix style): Dirichlet candidates around the target
+(concentration fixed and recorded, every candidate within the repetition cap), one tiny proxy per
+candidate through `trainer.api.train_proxy` (two single-thread processes side by side), per-domain
+validation bits per byte in `ablations/runs.csv`, regressions (mixtures.regress), a simplex
+search and a verification of the proposal against the default with several data-order seeds,
+written to `ablations/fit.json`.
+
+Resumable: runs.csv gets one line per finished run; candidates are a pure function of the seed,
+so a rerun skips finished runs, and the trainer resumes an interrupted run from its checkpoint."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import time
+
+import numpy as np
+
+from . import regress
+
+class AblationError(ValueError):
+    """A sweep that cannot run as asked (other settings in the folder, caps no candidate meets)."""
+
+
+OBJECTIVE = "target-weighted validation bits per byte (sum over domains of target weight x bpb)"
+
+
+def proxy_tokens(config, steps) -> int:
+    """Upper bound of the tokens a proxy trains on: steps x batch_size x seq_len."""
+    from trainer.config import resolve
+    cfg = resolve(config)
+    return int((steps or cfg["steps"]) * cfg["batch_size"] * cfg["seq_len"])
+
+
+def max_shares(train_tokens: dict, domains, max_epochs: float, tokens: int) -> np.ndarray:
+    """Largest share of a proxy's tokens each domain may take without exceeding max_epochs."""
+    return np.array([min(1.0, max_epochs * train_tokens.get(d, 0) / max(1, tokens)) for d in domains])
+
+
+def candidates(target, n, concentration, max_share, seed):
+    """n Dirichlet(concentration x target) mixtures within the caps; (weights[n, D], rejected)."""
+    rng = np.random.default_rng([seed, 0xAB1A7E])
+    alpha = np.maximum(np.asarray(target, float) * concentration, 1e-3)
+    out, rejected = [], 0
+    while len(out) < n:
+        w = rng.dirichlet(alpha)
+        if regress.feasible(w[None, :], max_share)[0]:
+            out.append(w)
+        else:
+            rejected += 1
+            if rejected > 1000 * max(1, n):
+                raise AblationError(f"no Dirichlet candidate within the caps {max_share.tolist()}")
+    return np.array(out), rejected
+
+
+def _init_worker():
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def _train_one(job):
+    from trainer.api import train_proxy
+    t0 = time.time()
+    res = train_proxy(job["mix"], job["dir"], job["config"], steps=job["steps"], seed=job["seed"],
+                      device="cpu", threads=1, domain_weights=job["weights"])
+    return {**job, "result": res, "wall_s": time.time() - t0}
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _run_jobs(jobs, workers):
+    """Finished jobs as they come. On SIGTERM the pool is terminated (its workers get SIGTERM, on
+    which the trainer checkpoints), never left running without its parent."""
+    if workers <= 1 or len(jobs) <= 1:
+        for j in jobs:
+            yield _train_one(j)
+        return
+    import signal
+    import threading
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main else None
+    try:
+        with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+            yield from pool.imap_unordered(_train_one, jobs)
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _read_csv(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _row(job, domains, target):
+    res = job["result"]
+    bpb = {d: float(res[d]["bpb"]) for d in domains}
+    return {"run": job["name"], "seed": job["seed"], "steps": res.get("step", job["steps"]),
+            "tokens": res.get("tokens", ""), **{f"w_{d}": f"{job['weights'][d]:.6f}" for d in domains},
+            **{f"bpb_{d}": f"{bpb[d]:.6f}" for d in domains},
+            "objective": f"{sum(target[i] * bpb[d] for i, d in enumerate(domains)):.6f}",
+            "wall_s": f"{job['wall_s']:.2f}"}
+
+
+def _run_table(path, jobs, domains, target, workers):
+    """Runs the jobs not yet in the CSV at `path`, appending one flushed line per finished run.
+    A line torn by a kill is dropped (its run is trained again: the trainer resumes it)."""
+    fields = ["run", "seed", "steps", "tokens", *[f"w_{d}" for d in domains], *[f"bpb_{d}" for d in domains],
+              "objective", "wall_s"]
+    rows = []
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames != fields:
+                raise AblationError(f"{path} has columns {reader.fieldnames}, expected {fields}; "
+                                    "remove it or use FORCE=1")
+            rows = [r for r in reader if all(r.get(k) not in (None, "") for k in fields)]
+    with open(path + ".tmp", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(path + ".tmp", path)
+    done = {r["run"] for r in rows}
+    todo = [j for j in jobs if j["name"] not in done]
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        for job in _run_jobs(todo, workers):
+            w.writerow(_row(job, domains, target))
+            f.flush()
+    rows = {r["run"]: r for r in _read_csv(path)}
+    return [rows[j["name"]] for j in jobs]
+
+
+def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=20.0, max_epochs=4.0,
+          verify_seeds=3, workers=2, search_n=100_000, log=print) -> dict:
+    """The whole ablation study into MIX/ablations/; returns fit.json's content."""
+    with open(os.path.join(mix_dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    domains = list(manifest["target_weights"])
+    target = np.array([manifest["target_weights"][d] for d in domains])
+    out = os.path.join(mix_dir, "ablations")
+    os.makedirs(os.path.join(out, "runs"), exist_ok=True)
+    settings = {"config": config, "steps": steps, "seed": seed, "concentration": concentration,
+                "max_epochs": max_epochs, "verify_seeds": verify_seeds, "search_n": search_n,
+                "manifest_fingerprint": manifest.get("input_fingerprint"), "shards": manifest["shards"]}
+    spath = os.path.join(out, "sweep.json")
+    if os.path.exists(spath):
+        with open(spath) as f:
+            if json.load(f) != json.loads(json.dumps(settings)):
+                raise AblationError(f"{out} holds a sweep with other settings (config, steps, seed, "
+                                 "concentration, caps or shards); remove it or use FORCE=1")
+    else:
+        with open(spath, "w") as f:
+            json.dump(settings, f, indent=1, sort_keys=True)
+    tokens = proxy_tokens(config, steps)
+    train_tokens = {d: manifest["domains"][d]["tokens"] for d in domains}
+    caps = max_shares(train_tokens, domains, max_epochs, tokens)
+    W, rejected = candidates(target, n, concentration, caps, seed)
+    jobs = [{"name": f"run_{i:03d}", "mix": mix_dir, "dir": os.path.join(out, "runs", f"run_{i:03d}"),
+             "config": config, "steps": steps, "seed": seed + i,
+             "weights": {d: float(w) for d, w in zip(domains, W[i])}} for i in range(n)]
+    log(f"ablations: {n} proxies ({tokens:,} tokens each at most), {workers} side by side")
+    rows = _run_table(os.path.join(out, "runs.csv"), jobs, domains, target, workers)
+    Wr = np.array([[float(r[f"w_{d}"]) for d in domains] for r in rows])
+    Br = np.array([[float(r[f"bpb_{d}"]) for d in domains] for r in rows])
+    regs, preds = {}, {}
+    for name in regress.REGRESSORS:
+        rho, pred = regress.cv_spearman(name, Wr, Br, target, seed=seed)
+        regs[name], preds[name] = {"cv_spearman": rho}, pred
+    chosen = "mixing_law" if n < 64 or regs["mixing_law"]["cv_spearman"] >= regs["gradient_boosting"][
+        "cv_spearman"] else "gradient_boosting"
+    model = regress.REGRESSORS[chosen](target).fit(Wr, Br)
+    bounds = (Wr.min(axis=0), Wr.max(axis=0))  # trust region: weights seen in the sweep
+    best, predicted, searched = regress.search(model, target, caps, n=search_n, seed=seed, bounds=bounds)
+    proposal = {d: float(x) for d, x in zip(domains, best)}
+    vjobs = []
+    for k in range(verify_seeds):
+        vseed = seed + 10_000 + k  # fresh data-order seeds, never used by the sweep
+        for kind, w in (("proposal", proposal), ("default", dict(manifest["target_weights"]))):
+            # the weights' digest is in the name: a different proposal is never verified by old runs
+            tag = hashlib.sha256(json.dumps({d: round(x, 6) for d, x in w.items()}, sort_keys=True)
+                                 .encode()).hexdigest()[:8]
+            name = f"verify_{kind}_{k}_{tag}"
+            vjobs.append({"name": name, "mix": mix_dir, "config": config, "steps": steps,
+                          "dir": os.path.join(out, "runs", name), "seed": vseed, "weights": w})
+    vrows = _run_table(os.path.join(out, "verify.csv"), vjobs, domains, target, workers)
+
+    def stats(kind, col="objective"):
+        vals = np.array([float(r[col]) if col == "objective" else np.mean([float(r[f"bpb_{d}"]) for d in domains])
+                         for r in vrows if r["run"].startswith(f"verify_{kind}_")])
+        assert len(vals) == verify_seeds
+        return {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
+                "values": vals.tolist()}
+    vp, vd = stats("proposal"), stats("default")
+    l1 = float(np.abs(best - target).sum())
+    spread = max(vp["std"], vd["std"])
+    if l1 < 0.05:
+        verdict = (f"the default mix is optimal within L1 {l1:.3f} < 0.05: verified objective "
+                   f"{vd['mean']:.4f} +- {vd['std']:.4f}")
+    elif vd["mean"] - vp["mean"] > spread:
+        verdict = f"the proposal beats the default by {vd['mean'] - vp['mean']:.4f} bpb (seed spread {spread:.4f})"
+    else:
+        verdict = (f"no verified gain: proposal {vp['mean']:.4f} +- {vp['std']:.4f} vs default "
+                   f"{vd['mean']:.4f} +- {vd['std']:.4f}; keep the default")
+    fit = {"objective": OBJECTIVE, "n_runs": len(rows), "regressors": regs, "chosen": chosen,
+           "cv_spearman": regs[chosen]["cv_spearman"], "proposed_weights": proposal,
+           "predicted_objective": predicted, "verified_objective": vp["mean"], "verified_objective_std": vp["std"],
+           "verified_objective_values": vp["values"], "default_objective": vd["mean"],
+           "default_objective_std": vd["std"], "default_objective_values": vd["values"],
+           "uniform_average_bpb": {"proposal": stats("proposal", "uniform")["mean"],
+                                   "default": stats("default", "uniform")["mean"]},
+           "l1_to_default": l1, "verdict": verdict,
+           "sweep": {"concentration": concentration, "rejected_candidates": rejected, "max_epochs": max_epochs,
+                     "max_share": {d: float(c) for d, c in zip(domains, caps)}, "config": config,
+                     "steps": steps, "proxy_tokens": tokens, "seed": seed, "searched_mixtures": searched,
+                     "search_bounds": {d: [float(lo), float(hi)] for d, lo, hi in zip(domains, *bounds)},
+                     "verify_seeds": verify_seeds},
+           "cv_predictions": {name: p.tolist() for name, p in preds.items()}}
+    with open(os.path.join(out, "fit.json.tmp"), "w") as f:
+        json.dump(fit, f, indent=1, sort_keys=True)
+    os.replace(os.path.join(out, "fit.json.tmp"), os.path.join(out, "fit.json"))
+    _plots(out, rows, preds[chosen], fit, domains)
+    log(f"ablations: {chosen} CV Spearman {fit['cv_spearman']:.3f}; {verdict}")
+    return fit
+
+
+def _plots(out, rows, pred, fit, domains):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    actual = [float(r["objective"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.scatter(actual, pred)
+    lo, hi = min(actual + list(pred)), max(actual + list(pred))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set_xlabel("actual objective (bpb)")
+    ax.set_ylabel("predicted, held out (bpb)")
+    ax.set_title(f"{fit['chosen']}: CV Spearman {fit['cv_spearman']:.2f}")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "predicted_vs_actual.png"), dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    x = np.arange(len(domains))
+    with open(os.path.join(os.path.dirname(out), "manifest.json")) as f:
+        weights = json.load(f)["target_weights"]
+    default = [weights[d] for d in domains]
+    ax.bar(x - 0.2, default, 0.4, label=f"default ({fit['default_objective']:.3f} bpb)")
+    ax.bar(x + 0.2, [fit["proposed_weights"][d] for d in domains], 0.4,
+           label=f"proposal ({fit['verified_objective']:.3f} bpb)")
+    ax.set_xticks(x, domains)
+    ax.legend()
+    ax.set_title("Default mix against the proposal (verified objective)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "default_vs_proposal.png"), dpi=100)
+    plt.close(fig)

@@ -1,0 +1,102 @@
+"""Regressions over proxy runs: mixture weights -> objective. A log-linear mixing law per domain
+(Data Mixing Laws style: bpb_i(w) = c_i + k_i * exp(t_i . w)), combined with the objective's weights,
+and scikit-learn gradient boosting for comparison; cross-validated Spearman on held-out runs; a
+search of the simplex for the best predicted mixture under the repetition caps."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import least_squares
+from scipy.stats import spearmanr
+
+
+class MixingLaw:
+    """Per-domain c + k * exp(t . w); predicts the objective as sum_i obj_w[i] * bpb_i."""
+
+    def __init__(self, obj_weights):
+        self.obj_weights = np.asarray(obj_weights, dtype=float)
+
+    def fit(self, W, B):
+        W, B = np.asarray(W, float), np.asarray(B, float)
+        self.params = []
+        for i in range(B.shape[1]):
+            y = B[:, i]
+            c0 = 0.9 * y.min()
+            A = np.c_[np.ones(len(W)), W]
+            coef = np.linalg.lstsq(A, np.log(np.maximum(y - c0, 1e-6)), rcond=None)[0]
+            x0 = np.r_[c0, coef[0], coef[1:]]
+
+            def resid(p, y=y):
+                return p[0] + np.exp(p[1] + W @ p[2:]) - y
+            lo = np.r_[0.0, -np.inf, np.full(W.shape[1], -np.inf)]
+            hi = np.r_[max(y.min(), 1e-9), np.inf, np.full(W.shape[1], np.inf)]
+            x0[0] = min(max(x0[0], lo[0]), hi[0] * 0.999)
+            self.params.append(least_squares(resid, x0, bounds=(lo, hi), max_nfev=2000).x)
+        return self
+
+    def predict_domains(self, W):
+        W = np.asarray(W, float)
+        return np.stack([p[0] + np.exp(p[1] + W @ p[2:]) for p in self.params], axis=1)
+
+    def predict(self, W):
+        return self.predict_domains(W) @ self.obj_weights
+
+
+class Boosting:
+    """scikit-learn gradient boosting on the objective directly."""
+
+    def __init__(self, obj_weights, seed=0):
+        from sklearn.ensemble import GradientBoostingRegressor
+        self.obj_weights = np.asarray(obj_weights, float)
+        self.model = GradientBoostingRegressor(n_estimators=200, max_depth=2, learning_rate=0.05,
+                                               subsample=0.8, random_state=seed)
+
+    def fit(self, W, B):
+        self.model.fit(np.asarray(W, float), np.asarray(B, float) @ self.obj_weights)
+        return self
+
+    def predict(self, W):
+        return self.model.predict(np.asarray(W, float))
+
+
+REGRESSORS = {"mixing_law": MixingLaw, "gradient_boosting": Boosting}
+
+
+def cv_spearman(name, W, B, obj_weights, folds=5, seed=0):
+    """Spearman of out-of-fold predictions against the actual objectives (K-fold, K <= runs)."""
+    W, B = np.asarray(W, float), np.asarray(B, float)
+    n = len(W)
+    k = max(2, min(folds, n))
+    perm = np.random.default_rng(seed).permutation(n)
+    pred = np.empty(n)
+    for f in range(k):
+        test = perm[f::k]
+        train = np.setdiff1d(perm, test)
+        model = REGRESSORS[name](obj_weights).fit(W[train], B[train])
+        pred[test] = model.predict(W[test])
+    rho = spearmanr(pred, B @ np.asarray(obj_weights, float)).statistic
+    return float(rho) if np.isfinite(rho) else 0.0, pred
+
+
+def feasible(W, max_share):
+    """Mixtures whose every domain stays within its largest allowed share (the repetition cap)."""
+    return np.all(np.asarray(W) <= np.asarray(max_share)[None, :] + 1e-12, axis=1)
+
+
+def search(model, target, max_share, n=100_000, seed=0, concentration=(1.0, 20.0), bounds=None):
+    """The best predicted mixture among n simulated ones (half near the target, half over the
+    whole simplex), plus the target itself, under the caps. `bounds` = (low[D], high[D]) keeps the
+    search where runs were observed (a fit over a few runs must not be trusted far outside them)."""
+    rng = np.random.default_rng([seed, 0x5EA7C4])
+    target = np.asarray(target, float)
+    half = n // 2
+    cands = np.vstack([rng.dirichlet(np.full(len(target), concentration[0]), size=n - half),
+                       rng.dirichlet(np.maximum(target * concentration[1], 1e-3), size=half), target[None, :]])
+    ok = feasible(cands, max_share)
+    if bounds is not None:
+        lo, hi = (np.asarray(b, float) for b in bounds)
+        ok &= np.all((cands >= lo[None, :] - 1e-12) & (cands <= hi[None, :] + 1e-12), axis=1)
+        ok[-1] = feasible(target[None, :], max_share)[0]
+    cands = cands[ok]
+    pred = model.predict(cands)
+    i = int(np.argmin(pred))
+    return cands[i], float(pred[i]), int(len(cands))

@@ -1,0 +1,591 @@
+"""The mix job: tagged documents -> token shards to a planned mixture, as one Apache Beam pipeline.
+
+    python -m pipeline.mix_job --input runs/tag --output runs/mix --tokens 2000000 \
+        --weights general=0.5,math=0.25,code=0.17,multilingual=0.08 [--quality 0] [BEAM ARGS...]
+
+Before the pipeline (the driver, pyarrow only): checks `_SUCCESS` and the columns, reads a sample of
+the kept documents (lowest hash(seed, id) first, bytes per domain in proportion to the weights),
+trains the tokenizer on it and checks the budget against the estimated eligible tokens: bad input
+stops here, with numbers. The pipeline then: filter and tokenise every document (counted), combine
+per-(domain, source) token histograms over hash buckets, plan quotas from them (mixtures.select),
+sort only each boundary bucket exactly, route every selected document copy to its shard and write
+shards per (split, domain, pass, bucket range). The driver numbers the shards in hash order, reads
+them back for the realised shares and writes manifest.json, the summary and plots; staging, rename,
+`_SUCCESS` as every stage.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import platform
+import sys
+import time
+
+import apache_beam as beam
+import numpy as np
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.parquetio import ReadAllFromParquetBatched
+
+from mixtures import config as mcfg
+from mixtures import counts as mcounts
+from mixtures import manifest as mmanifest
+from mixtures import order, report, shards, tokenizer
+from mixtures.plan import allocate
+from mixtures.select import (ANNEAL_DOCS, ANNEAL_TOKENS, DOCS, TOKENS, copies, doc_status, plan_selection,
+                             range_of, take_prefix)
+from pipeline import inputs, staging
+from pipeline.options import StrictParser, UsageError, beam_options, runner_name, worker_count
+from taggers.taxonomy import DOMAINS
+
+COLUMNS = ["id", "text", "source", "lang", "domain", "topic", "quality", "is_dup"]
+FILTERS = ("domain_not_in_weights", "is_dup", "quality", "lang", "source_cap")
+TMP = "_tmp"
+
+
+# ---------------------------------------------------------------- driver: checks and tokenizer
+
+def _open(path):
+    return FileSystems.open(path, mime_type="application/octet-stream",
+                            compression_type="uncompressed")
+
+
+def check_columns(files) -> None:
+    """Every Parquet part must have the columns the planner reads (a clear error otherwise)."""
+    for f in files:
+        if f.format != "parquet":
+            raise mcfg.MixError(f"{f.path}: not a Parquet part of a tag output")
+        with _open(f.path) as fh:
+            names = set(pq.ParquetFile(fh).schema_arrow.names)
+        missing = [c for c in COLUMNS if c not in names]
+        if missing:
+            raise mcfg.MixError(f"{f.path} lacks column(s) {', '.join(missing)} "
+                                f"(a `make tag` output has {', '.join(COLUMNS)}, ...)")
+
+
+def _keep_mask(table, weights, quality, langs):
+    dom = table.column("domain").to_pylist()
+    dup = table.column("is_dup").to_pylist()
+    q = table.column("quality").to_pylist()
+    lang = table.column("lang").to_pylist()
+    return [weights.get(d, 0) > 0 and not u and (qq or 0.0) >= quality and (langs is None or l in langs)
+            for d, u, qq, l in zip(dom, dup, q, lang)]
+
+
+def survey(files, cfg) -> dict:
+    """One pyarrow pass in the driver: kept bytes per domain and the tokenizer's sample (the kept
+    documents of lowest hash(seed, id), per domain up to its weight's part of sample_bytes)."""
+    weights, seed = cfg["weights"], cfg["seed"]
+    want = {d: max(1, int(cfg["tokenizer_sample_bytes"] * w)) for d, w in weights.items() if w > 0}
+    heaps = {d: [] for d in want}  # max-heaps by hash: (-hash, nbytes, text)
+    held = {d: 0 for d in want}
+    kept_bytes = {d: 0 for d in want}
+    for f in files:
+        with _open(f.path) as fh:
+            pf = pq.ParquetFile(fh)
+            for batch in pf.iter_batches(batch_size=4096, columns=["id", "text", "domain", "is_dup",
+                                                                       "quality", "lang"]):
+                mask = _keep_mask(batch, weights, cfg["quality"], cfg["langs"])
+                ids = batch.column("id").to_pylist()
+                texts = batch.column("text").to_pylist()
+                doms = batch.column("domain").to_pylist()
+                idx = [i for i, m in enumerate(mask) if m]
+                hs = order.doc_hashes(seed, [ids[i] for i in idx])
+                for i, h in zip(idx, hs):
+                    d, t = doms[i], texts[i] or ""
+                    n = len(t.encode("utf-8"))
+                    kept_bytes[d] += n
+                    heap = heaps[d]
+                    if held[d] < want[d] or -heap[0][0] > int(h):
+                        heapq.heappush(heap, (-int(h), n, t))
+                        held[d] += n
+                        while held[d] - heap[0][1] >= want[d]:
+                            held[d] -= heapq.heappop(heap)[1]
+    sample = {d: [t for _, _, t in sorted(h, reverse=True)] for d, h in heaps.items()}
+    return {"kept_bytes": kept_bytes, "sample": sample}
+
+
+def estimate_check(survey_out, tok, cfg) -> dict:
+    """Estimated eligible tokens per domain (kept bytes / sample bytes per token); a budget that
+    cannot fit even by this estimate is an error now, before the pipeline."""
+    est = {}
+    for d, texts in survey_out["sample"].items():
+        nbytes = sum(len(t.encode("utf-8")) for t in texts)
+        ntok = sum(len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)) if texts else 0
+        bpt = nbytes / ntok if ntok else 4.0
+        est[d] = int(survey_out["kept_bytes"].get(d, 0) / bpt) if bpt else 0
+    val = cfg["val_tokens"]
+    eligible = {d: max(0, est.get(d, 0) - val) for d in cfg["weights"]}
+    try:
+        allocate(cfg["weights"], cfg["tokens"], eligible, cfg["max_epochs"])
+        if cfg["anneal_tokens"] > 0:
+            allocate(cfg["anneal_weights"], cfg["anneal_tokens"], eligible, cfg["max_epochs"], what="ANNEAL_TOKENS")
+    except mcfg.MixError as exc:
+        raise mcfg.MixError(f"{exc} (estimated from the kept documents: "
+                            + ", ".join(f"{d} ~{est.get(d, 0):,} tokens" for d in cfg["weights"])
+                            + f", {val:,} per domain held out for validation)") from None
+    return est
+
+
+# ---------------------------------------------------------------- pipeline DoFns
+
+_TOKENIZERS: dict = {}
+
+
+def _tokenizer(path):
+    if path not in _TOKENIZERS:
+        from tokenizers import Tokenizer
+        with _open(path) as f:
+            _TOKENIZERS[path] = Tokenizer.from_str(f.read().decode("utf-8"))
+    return _TOKENIZERS[path]
+
+
+@beam.typehints.with_output_types(beam.typehints.Any)
+class Prepare(beam.DoFn):
+    """A Parquet record batch -> kept documents with tokens, hash and bucket (main output); counts
+    of every document removed by a filter and of kept tokens (output `stats`); per-(domain, source)
+    token histograms over hash buckets (output `hist`)."""
+
+    def __init__(self, cfg, tokenizer_path):
+        self.cfg, self.tokenizer_path = cfg, tokenizer_path
+
+    def setup(self):
+        self.tok = _tokenizer(self.tokenizer_path)
+
+    def process(self, table):
+        cfg, weights = self.cfg, self.cfg["weights"]
+        cols = {c: table.column(c).to_pylist() for c in COLUMNS}
+        removed: dict = {}
+        keep = []
+        for i in range(table.num_rows):
+            d = cols["domain"][i]
+            if weights.get(d, 0) <= 0:
+                reason = "domain_not_in_weights"
+            elif cols["is_dup"][i]:
+                reason = "is_dup"
+            elif (cols["quality"][i] or 0.0) < cfg["quality"]:
+                reason = "quality"
+            elif cfg["langs"] is not None and cols["lang"][i] not in cfg["langs"]:
+                reason = "lang"
+            else:
+                keep.append(i)
+                continue
+            r = removed.setdefault(reason, {"documents": 0, "by_domain": {}})
+            r["documents"] += 1
+            r["by_domain"][str(d)] = r["by_domain"].get(str(d), 0) + 1
+        if not keep:
+            if removed:
+                yield beam.pvalue.TaggedOutput("stats", {"removed": removed})
+            return
+        texts = [cols["text"][i] or "" for i in keep]
+        toks = tokenizer.encode_docs(self.tok, texts, cfg["dtype"])
+        ids = [cols["id"][i] for i in keep]
+        hs = order.doc_hashes(cfg["seed"], ids)
+        bs = order.buckets(hs, cfg["bucket_bits"])
+        rows, hists = [], {}
+        for j, i in enumerate(keep):
+            d, s = cols["domain"][i], cols["source"][i] or ""
+            q = float(cols["quality"][i] or 0.0)
+            n = len(toks[j])
+            rows.append({"domain": d, "topic": cols["topic"][i] or "", "source": s,
+                         "lang": cols["lang"][i] or "", "quality": q, "tokens": n,
+                         "bytes": len(texts[j].encode("utf-8"))})
+            h = hists.get((d, s))
+            if h is None:
+                h = hists[(d, s)] = np.zeros((4, cfg["n_buckets"]), dtype=np.int64)
+            b = int(bs[j])
+            h[TOKENS, b] += n
+            h[DOCS, b] += 1
+            anneal_ok = q >= cfg["anneal_quality"]
+            if anneal_ok:
+                h[ANNEAL_TOKENS, b] += n
+                h[ANNEAL_DOCS, b] += 1
+            yield {"id": ids[j], "domain": d, "source": s, "h": int(hs[j]), "b": b, "n": n,
+                   "anneal": anneal_ok, "tok": toks[j]}
+        stats = mcounts.batch_counts(rows)
+        if removed:
+            stats["removed"] = removed
+        yield beam.pvalue.TaggedOutput("stats", stats)
+        for key, h in hists.items():
+            yield beam.pvalue.TaggedOutput("hist", (key, h))
+
+
+class SumCounts(beam.CombineFn):
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, item):
+        return mcounts.add(acc, item)
+
+    def merge_accumulators(self, accs):
+        out = {}
+        for a in accs:
+            mcounts.add(out, a)
+        return out
+
+    def extract_output(self, acc):
+        return acc
+
+
+class SumArrays(beam.CombineFn):
+    def create_accumulator(self):
+        return None
+
+    def add_input(self, acc, arr):
+        return arr.copy() if acc is None else acc + arr
+
+    def merge_accumulators(self, accs):
+        out = None
+        for a in accs:
+            if a is not None:
+                out = a.copy() if out is None else out + a
+        return out
+
+    def extract_output(self, acc):
+        return acc
+
+
+class ToDict(beam.CombineFn):
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, kv):
+        acc[kv[0]] = kv[1]
+        return acc
+
+    def merge_accumulators(self, accs):
+        out = {}
+        for a in accs:
+            out.update(a)
+        return out
+
+    def extract_output(self, acc):
+        return acc
+
+
+def make_plan(_, hists, cfg):
+    """The selection plan from the combined histograms; a budget that does not fit becomes
+    {"error": message} for the driver to report."""
+    try:
+        return plan_selection(hists, cfg["weights"], cfg["tokens"], cfg["max_epochs"], cfg["source_cap"],
+                              cfg["val_tokens"], cfg["anneal_weights"], cfg["anneal_tokens"],
+                              cfg["shard_tokens"], cfg["n_buckets"])
+    except mcfg.MixError as exc:
+        return {"error": str(exc)}
+
+
+def boundary_docs(doc, plan):
+    """(("train"|"anneal", domain), (hash, id, tokens)) for pool documents in a boundary bucket."""
+    if "error" in plan or doc_status(plan, doc["domain"], doc["source"], doc["b"]) != "pool":
+        return
+    info = plan["domains"][doc["domain"]]
+    if info["train"]["cut"] == doc["b"]:
+        yield ("train", doc["domain"]), (doc["h"], doc["id"], doc["n"])
+    if doc["anneal"] and info["anneal"]["cut"] == doc["b"]:
+        yield ("anneal", doc["domain"]), (doc["h"], doc["id"], doc["n"])
+
+
+def boundary_take(kv, plan):
+    (split, domain), docs = kv
+    need = plan["domains"][domain][split]["need"]
+    return (split, domain), frozenset(take_prefix(list(docs), need))
+
+
+@beam.typehints.with_output_types(beam.typehints.Any)
+class Route(beam.DoFn):
+    """Each kept document -> one (shard key, (hash, tokens)) per copy it contributes to train,
+    anneal or val; documents over their source's cap are counted (output `stats`)."""
+
+    def process(self, doc, plan, boundary):
+        if "error" in plan:
+            return
+        d, b = doc["domain"], doc["b"]
+        status = doc_status(plan, d, doc["source"], b)
+        nb = plan["n_buckets"]
+        info = plan["domains"][d]
+        if status == "capped":
+            yield beam.pvalue.TaggedOutput("stats", {"removed": {"source_cap": {
+                "documents": 1, "by_domain": {d: 1}}}})
+            return
+        if status == "val":
+            yield ("val", d, 0, range_of(b, info["val_ranges"], nb)), (doc["h"], doc["tok"])
+            return
+        tracks = [("train", True)] + [("anneal", doc["anneal"])]
+        for split, ok in tracks:
+            if not ok:
+                continue
+            t = info[split]
+            k = copies(t, b, doc["id"] in boundary.get((split, d), ()))
+            for p in range(k):
+                yield (split, d, p, range_of(b, t["ranges"], nb)), (doc["h"], doc["tok"])
+
+
+class WriteShard(beam.DoFn):
+    """One (split, domain, pass, range) group -> a shard in hash order under _tmp/ (renamed later)."""
+
+    def __init__(self, out, dtype):
+        self.out, self.dtype = out, dtype
+
+    def process(self, kv):
+        (split, domain, p, r), docs = kv
+        docs = sorted(docs, key=lambda x: x[0])
+        data, idx, info = shards.pack([t for _, t in docs], self.dtype)
+        base = FileSystems.join(self.out, TMP, split, domain, f"{p:05d}-{r:05d}")
+        for suffix, payload in ((".bin", data), (".idx.npy", idx)):
+            with FileSystems.create(base + suffix) as f:
+                f.write(payload)
+        yield {"split": split, "domain": domain, "pass": p, "range": r, "tmp": base, **info}
+
+
+def _write_json(path, obj):
+    with FileSystems.create(path) as f:
+        f.write(json.dumps(obj, sort_keys=True, default=_json_default).encode("utf-8"))
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+def build(p, files, cfg, out, tokenizer_path):
+    """Adds the mix pipeline to p; writes shards under out/_tmp and _plan/_stats/_shards json."""
+    cfg_b = dict(cfg)
+    docs = (p | "Files" >> beam.Create([f.path for f in files])
+              | "Read" >> ReadAllFromParquetBatched(columns=COLUMNS)
+              | "Prepare" >> beam.ParDo(Prepare(cfg_b, tokenizer_path)).with_outputs("stats", "hist",
+                                                                                       main="doc"))
+    hists = (docs.hist | "SumHist" >> beam.CombinePerKey(SumArrays())
+                       | "HistDict" >> beam.CombineGlobally(ToDict()))
+    plan = (p | "One" >> beam.Create([None])
+              | "Plan" >> beam.Map(make_plan, hists=beam.pvalue.AsSingleton(hists), cfg=cfg_b))
+    plan_si = beam.pvalue.AsSingleton(plan)
+    boundary = (docs.doc
+                | "Boundary" >> beam.FlatMap(boundary_docs, plan=plan_si)
+                | "GroupBoundary" >> beam.GroupByKey()
+                | "TakePrefix" >> beam.Map(boundary_take, plan=plan_si))
+    routed = docs.doc | "Route" >> beam.ParDo(Route(), plan=plan_si,
+                                              boundary=beam.pvalue.AsDict(boundary)).with_outputs(
+        "stats", main="copy")
+    written = (routed.copy
+               | "GroupShards" >> beam.GroupByKey()
+               | "WriteShards" >> beam.ParDo(WriteShard(out, cfg["dtype"])))
+    (written | "ShardList" >> beam.combiners.ToList()
+             | "ShardJson" >> beam.Map(lambda s: _write_json(FileSystems.join(out, "_shards.json"), s)))
+    ((docs.stats, routed.stats) | "AllStats" >> beam.Flatten()
+                                | "SumStats" >> beam.CombineGlobally(SumCounts())
+                                | "StatsJson" >> beam.Map(lambda s: _write_json(FileSystems.join(out, "_stats.json"),
+                                                                                s)))
+    plan | "PlanJson" >> beam.Map(lambda pl: _write_json(FileSystems.join(out, "_plan.json"), pl))
+
+
+# ---------------------------------------------------------------- driver: options and finishing
+
+def parse_args(argv):
+    parser = StrictParser(prog="python -m pipeline.mix_job",
+                          description="Plan a pretraining mix from tagged documents and write token shards.")
+    parser.add_argument("--input", required=True, help="a finished `make tag` output folder")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--tokens", type=int, default=2_000_000, help="train token budget")
+    parser.add_argument("--weights", default=mcfg.DEFAULT_WEIGHTS)
+    parser.add_argument("--quality", type=float, default=0.0, help="keep documents with quality >= this")
+    parser.add_argument("--langs", default="", help="comma-separated languages to keep (default: all)")
+    parser.add_argument("--max-epochs", type=float, default=4.0, help="repetition cap per domain")
+    parser.add_argument("--source-cap", type=float, default=1.0,
+                        help="largest share of a domain's kept tokens one source may give (1 = no cap)")
+    parser.add_argument("--val-tokens", type=int, default=50_000, help="held-out tokens per domain")
+    parser.add_argument("--anneal-tokens", type=int, default=None, help="anneal budget (default TOKENS/10)")
+    parser.add_argument("--anneal-boost", default="math=2,code=2",
+                        help="factors on the target weights for the anneal mix (then renormalised)")
+    parser.add_argument("--anneal-quality", type=float, default=0.95, help="anneal documents need quality >= this")
+    parser.add_argument("--vocab-size", type=int, default=tokenizer.DEFAULT_VOCAB)
+    parser.add_argument("--tokenizer-sample-mb", type=float, default=8.0)
+    parser.add_argument("--shard-tokens", type=int, default=50_000_000, help="about this many tokens per shard")
+    parser.add_argument("--ablations", type=int, default=0, help="proxy runs in the sweep (0 = none)")
+    parser.add_argument("--ablation-config", default="cpu-demo", help="trainer config of each proxy")
+    parser.add_argument("--ablation-steps", type=int, default=None, help="steps per proxy (config's)")
+    parser.add_argument("--ablation-workers", type=int, default=2, help="single-thread proxies side by side")
+    parser.add_argument("--ablation-concentration", type=float, default=20.0)
+    parser.add_argument("--verify-seeds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runner", default=None)
+    parser.add_argument("--force", action="store_true")
+    parser.add_argument("--no-plots", action="store_true")
+    args, rest = parser.parse_known_args(argv)
+    if args.ablations < 0 or (args.ablations and args.ablations < 4):
+        raise UsageError(f"--ablations must be 0 or at least 4 (a regression needs runs), got {args.ablations}")
+    if args.verify_seeds < 1 or args.ablation_workers < 1 or args.ablation_concentration <= 0:
+        raise UsageError("--verify-seeds and --ablation-workers >= 1, --ablation-concentration > 0")
+    if not 0 < args.source_cap <= 1 or args.max_epochs <= 0 or args.val_tokens < 0:
+        raise UsageError("--source-cap must be in (0, 1], --max-epochs > 0, --val-tokens >= 0")
+    if args.vocab_size < 259 or args.tokenizer_sample_mb <= 0 or args.shard_tokens <= 0:
+        raise UsageError("--vocab-size >= 259, --tokenizer-sample-mb and --shard-tokens > 0")
+    if args.tokens <= 0:
+        raise UsageError(f"--tokens must be positive, got {args.tokens}")
+    return args, rest
+
+
+def make_config(args) -> dict:
+    weights = mcfg.parse_weights(args.weights, DOMAINS)
+    boost = mcfg.parse_boost(args.anneal_boost, DOMAINS)
+    anneal_tokens = args.tokens // 10 if args.anneal_tokens is None else args.anneal_tokens
+    if anneal_tokens < 0:
+        raise mcfg.MixError(f"--anneal-tokens must be >= 0, got {anneal_tokens}")
+    return {"input": args.input, "seed": args.seed, "tokens": args.tokens, "weights": weights,
+            "quality": args.quality, "langs": mcfg.parse_langs(args.langs), "max_epochs": args.max_epochs,
+            "source_cap": args.source_cap, "val_tokens": args.val_tokens, "anneal_tokens": anneal_tokens,
+            "anneal_weights": mcfg.anneal_weights(weights, boost), "anneal_boost": boost,
+            "anneal_quality": args.anneal_quality, "vocab_size": args.vocab_size,
+            "dtype": tokenizer.dtype_for(args.vocab_size),
+            "tokenizer_sample_bytes": int(args.tokenizer_sample_mb * 1e6), "shard_tokens": args.shard_tokens,
+            "bucket_bits": order.BUCKET_BITS, "n_buckets": order.N_BUCKETS}
+
+
+def _versions() -> dict:
+    from importlib.metadata import version
+    out = {"python": platform.python_version()}
+    for dist in ("mixcurate", "apache-beam", "pyarrow", "numpy", "tokenizers"):
+        try:
+            out[dist] = version(dist)
+        except Exception:
+            out[dist] = None
+    return out
+
+
+def _read_json(path):
+    with _open(path) as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+def finish(out, cfg, fingerprint, tokenizer_info, est) -> dict:
+    """Number the shards in hash order, read them back, write manifest.json (local output)."""
+    plan = _read_json(os.path.join(out, "_plan.json"))
+    if "error" in plan:
+        raise mcfg.MixError(plan["error"])
+    stats = _read_json(os.path.join(out, "_stats.json"))
+    written = _read_json(os.path.join(out, "_shards.json"))
+    listed = []
+    by_group: dict = {}
+    for s in written:
+        by_group.setdefault((s["split"], s["domain"]), []).append(s)
+    for (split, domain) in sorted(by_group, key=lambda k: (("train", "val", "anneal").index(k[0]), k[1])):
+        group = sorted(by_group[(split, domain)], key=lambda s: (s["pass"], s["range"]))
+        folder = os.path.join(out, "shards", split, domain)
+        os.makedirs(folder, exist_ok=True)
+        for i, s in enumerate(group):
+            rel = os.path.join("shards", split, domain, shards.shard_name(i) + ".bin")
+            os.replace(s["tmp"] + ".bin", os.path.join(out, rel))
+            os.replace(s["tmp"] + ".idx.npy", os.path.join(out, rel[:-4] + ".idx.npy"))
+            listed.append({"path": rel, "split": split, "domain": domain, "tokens": s["tokens"],
+                           "documents": s["documents"], "bytes": s["bytes"], "sha256": s["sha256"]})
+    import shutil
+    shutil.rmtree(os.path.join(out, TMP), ignore_errors=True)
+    read_back = mmanifest.realised(out, listed, cfg["dtype"])
+    removed = stats.get("removed", {})
+    filters = {name: removed.get(name, {}).get("documents", 0) for name in FILTERS}
+    counts = {"tokens": stats.get("tokens", {}), "documents": stats.get("documents", {}),
+              "fertility": {"domain": mcounts.fertility(stats, "domain") if stats.get("fertility") else {},
+                            "lang": mcounts.fertility(stats, "lang") if stats.get("fertility") else {}},
+              "filters_by_domain": {k: v.get("by_domain", {}) for k, v in removed.items()},
+              "estimated_eligible_tokens": est,
+              "selection": {d: {k: v for k, v in info.items() if k != "source_cuts"}
+                            for d, info in plan["domains"].items()}}
+    config = {k: v for k, v in cfg.items() if k not in ("input",)}
+    return mmanifest.build(
+        seed=cfg["seed"], input_path=cfg["input"], fingerprint=fingerprint, tokenizer=tokenizer_info,
+        budget=cfg["tokens"], weights=cfg["weights"], plan=plan["train"],
+        anneal={"weights": cfg["anneal_weights"], "quality_min": cfg["anneal_quality"],
+                "budget": cfg["anneal_tokens"], "plan": plan["anneal"]},
+        val_tokens=cfg["val_tokens"], shards=listed, filters=filters, config=config,
+        versions=_versions(), read_back=read_back, counts=counts)
+
+
+def run(argv=None) -> dict | None:
+    """Runs the job; returns the manifest (None when OUTPUT already holds this run)."""
+    t0 = time.time()
+    args, beam_args = parse_args(argv)
+    options = beam_options(beam_args, args.runner)
+    cfg = make_config(args)
+    staging.require_success(args.input, "tag")
+    files = inputs.expand(FileSystems.join(args.input.rstrip("/"), "docs"))
+    check_columns(files)
+    fingerprint = inputs.fingerprint(files)
+    identity = {"stage": "mix", "input_fingerprint": fingerprint, "config": cfg}
+    if staging.check_previous(args.output, identity, args.force):
+        print(f"mix: {args.output} already holds this run (same input and settings); nothing to do")
+        ablations(args)
+        return None
+    if "://" in args.output:
+        raise UsageError("mix: a remote OUTPUT is not supported yet (shards are numbered and read back "
+                         "locally); write locally and copy")
+    surveyed = survey(files, cfg)
+    if sum(surveyed["kept_bytes"].values()) == 0:
+        raise mcfg.MixError(f"no document of {args.input} passes the filters (QUALITY={cfg['quality']}, "
+                            f"LANGS={cfg['langs']}, domains {sorted(cfg['weights'])})")
+    tok = tokenizer.train_tokenizer((t for texts in surveyed["sample"].values() for t in texts),
+                                    cfg["vocab_size"])
+    est = estimate_check(surveyed, tok, cfg)
+    t_plan = time.time()
+    out = staging.new_staging(args.output)
+    try:
+        tok_path = os.path.join(out, "tokenizer.json")
+        tok.save(tok_path)
+        tok_info = {"path": "tokenizer.json", "vocab_size": tok.get_vocab_size(), "bos_id": tokenizer.BOS_ID,
+                    "eos_id": tokenizer.EOS_ID, "pad_id": tokenizer.PAD_ID, "dtype": cfg["dtype"],
+                    "trained_on_bytes": {d: sum(len(t.encode("utf-8")) for t in ts)
+                                         for d, ts in surveyed["sample"].items()}}
+        with beam.Pipeline(options=options) as p:
+            build(p, files, cfg, out, tok_path)
+        manifest = finish(out, cfg, fingerprint, tok_info, est)
+        for name in ("_plan.json", "_stats.json", "_shards.json"):
+            os.remove(os.path.join(out, name))
+        manifest["throughput"] = {"wall_s": round(time.time() - t0, 3),
+                                  "driver_survey_and_tokenizer_s": round(t_plan - t0, 3),
+                                  "runner": runner_name(options), "workers": worker_count(options)}
+        with open(os.path.join(out, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=1, sort_keys=True)
+        if not args.no_plots:
+            report.plots(manifest, os.path.join(out, "plots"))
+        staging.publish(out, args.output, identity)
+    except BaseException:
+        staging.discard(out)
+        raise
+    print(report.summary(manifest))
+    ablations(args)
+    return manifest
+
+
+def ablations(args) -> dict | None:
+    """The proxy sweep over the finished mix (after `_SUCCESS`: it resumes from its finished runs)."""
+    if not args.ablations:
+        return None
+    from mixtures import ablate
+    folder = os.path.join(args.output, "ablations")
+    if args.force and os.path.exists(os.path.join(folder, "sweep.json")):
+        import shutil
+        shutil.rmtree(folder)
+    try:
+        return ablate.sweep(args.output, args.ablations, config=args.ablation_config, steps=args.ablation_steps,
+                            seed=args.seed, concentration=args.ablation_concentration,
+                            max_epochs=args.max_epochs, verify_seeds=args.verify_seeds,
+                            workers=args.ablation_workers, log=lambda m: print(m, flush=True))
+    except ablate.AblationError as exc:
+        raise mcfg.MixError(str(exc)) from None
+
+
+def main(argv=None) -> int:
+    try:
+        manifest = run(sys.argv[1:] if argv is None else argv)
+    except (UsageError, inputs.InputError, staging.OutputError, mcfg.MixError) as exc:
+        print(f"mix: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Proxy ablations: runs.csv and fit.json per DESIGN.md, candidates within the caps, a resumed
+sweep reuses its finished runs, and the mixing-law regression recovers a known law."""
+import csv
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from mixtures import ablate, regress
+from pipeline import mix_job
+from test_mix_job import FAST, write_tag_output
+from test_trainer_helpers import write_config
+
+DOMAINS = ["general", "math", "code", "multilingual"]
+TARGET = np.array([0.5, 0.25, 0.17, 0.08])
+
+
+def test_mixing_law_recovers_a_known_law_and_ranks_held_out_runs():
+    rng = np.random.default_rng(0)
+    W = rng.dirichlet(TARGET * 20, size=24)
+    t = np.array([[-2.0, 0.3, 0.1, 0.2], [0.2, -3.0, 0.3, 0.1], [0.1, 0.4, -2.5, 0.1], [0.3, 0.1, 0.1, -4.0]])
+    B = np.stack([1.0 + i * 0.2 + np.exp(0.5 + W @ t[i]) for i in range(4)], axis=1)
+    B += rng.normal(0, 0.002, B.shape)
+    rho, pred = regress.cv_spearman("mixing_law", W, B, TARGET)
+    assert rho > 0.9
+    model = regress.MixingLaw(TARGET).fit(W, B)
+    best, predicted, n = regress.search(model, TARGET, np.ones(4), n=5000)
+    truth = lambda w: sum(TARGET[i] * (1.0 + i * 0.2 + np.exp(0.5 + w @ t[i])) for i in range(4))
+    assert truth(best) < truth(TARGET) and abs(predicted - truth(best)) < 0.05 and n > 4000
+    lo, hi = W.min(0), W.max(0)
+    inside, _, m = regress.search(model, TARGET, np.ones(4), n=5000, bounds=(lo, hi))
+    assert ((inside >= lo - 1e-9) & (inside <= hi + 1e-9)).all() and m < n
+    assert model.predict(inside[None])[0] <= model.predict(TARGET[None])[0] + 1e-12
+
+
+def test_candidates_respect_the_repetition_cap():
+    caps = np.array([1.0, 1.0, 1.0, 0.05])
+    W, rejected = ablate.candidates(TARGET, 50, 20.0, caps, seed=3)
+    assert W.shape == (50, 4) and np.allclose(W.sum(1), 1) and (W[:, 3] <= 0.05).all() and rejected > 0
+    assert (ablate.candidates(TARGET, 50, 20.0, caps, seed=3)[0] == W).all()
+
+
+def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
+    tag = tmp_path / "tag"
+    write_tag_output(str(tag))
+    out = tmp_path / "mix"
+    assert mix_job.main(["--input", str(tag), "--output", str(out), *FAST, "--tokens", "40000",
+                         "--val-tokens", "600", "--anneal-tokens", "0"]) == 0
+    cfg = write_config(str(tmp_path / "tiny.json"), eval_tokens=300, steps=6, eval_every=6, ckpt_every=6)
+    args = ["--input", str(tag), "--output", str(out), *FAST, "--tokens", "40000", "--val-tokens", "600",
+            "--anneal-tokens", "0", "--ablation-config", cfg, "--ablation-steps", "6"]
+    assert mix_job.main(args + ["--ablations", "4"]) == 0
+    with open(out / "ablations" / "runs.csv") as f:
+        rows = list(csv.DictReader(f))
+    target = json.load(open(out / "manifest.json"))["target_weights"]
+    doms = list(target)
+    assert sorted(r["run"] for r in rows) == [f"run_{i:03d}" for i in range(4)]  # in finishing order
+    assert list(rows[0]) == ["run", "seed", "steps", "tokens", *[f"w_{d}" for d in doms],
+                             *[f"bpb_{d}" for d in doms], "objective", "wall_s"]
+    for r in rows:
+        w = np.array([float(r[f"w_{d}"]) for d in doms])
+        objective = sum(target[d] * float(r[f"bpb_{d}"]) for d in doms)
+        assert abs(w.sum() - 1) < 1e-4 and float(r["objective"]) == pytest.approx(objective, abs=1e-4)
+    shutil.rmtree(out / "ablations" / "runs" / "run_001")  # as if killed before its line was written
+    rows = {r["run"]: r for r in rows}
+    with open(out / "ablations" / "runs.csv", "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(rows["run_000"]))
+        wr.writeheader()
+        wr.writerows([rows["run_000"], rows["run_002"], rows["run_003"]])
+        f.write("run_001,1,6,7")  # a line torn by the kill
+    assert mix_job.main(args + ["--ablations", "5"]) == 0
+    with open(out / "ablations" / "runs.csv") as f:
+        again = {r["run"]: r for r in csv.DictReader(f)}
+    assert set(again) == {f"run_{i:03d}" for i in range(5)}
+    assert again["run_000"]["wall_s"] == rows["run_000"]["wall_s"]  # finished runs are not trained again
+    fit = json.load(open(out / "ablations" / "fit.json"))
+    for key in ("objective", "n_runs", "regressors", "chosen", "cv_spearman", "proposed_weights",
+                "predicted_objective", "verified_objective", "default_objective"):
+        assert key in fit
+    assert fit["n_runs"] == 5 and set(fit["regressors"]) == {"mixing_law", "gradient_boosting"}
+    assert len(fit["verified_objective_values"]) == 3 and len(fit["default_objective_values"]) == 3
+    assert sum(fit["proposed_weights"].values()) == pytest.approx(1.0)
+    assert os.path.exists(out / "ablations" / "predicted_vs_actual.png")
+    with open(out / "ablations" / "verify.csv") as f:
+        verified = list(csv.DictReader(f))
+    proposal = [r for r in verified if r["run"].startswith("verify_proposal_")]
+    assert len(proposal) >= 3 and all(float(r[f"w_{d}"]) == pytest.approx(fit["proposed_weights"][d], abs=1e-5)
+                                      for r in proposal[-3:] for d in doms)
