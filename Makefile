@@ -78,12 +78,15 @@ train-proxy: $(INSTALLED) ## train a Llama-3-style proxy model on a mix's shards
 	$(PY) -m trainer --mix "$(MIX)" --output "$(OUTPUT)" --config $(CONFIG) $(if $(STEPS),--steps $(STEPS),) --device $(DEVICE) --seed $(SEED)
 
 demo: OUTPUT ?= runs/demo
-demo: $(INSTALLED) ## the whole chain on the embedded corpus, CPU-sized: sample -> tag
+demo: $(INSTALLED) ## the whole chain on the embedded corpus, CPU-sized: sample -> tag -> mix -> train-proxy
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory sample OUTPUT=data/sample SEED=$(SEED) && s1=$$(date +%s) && \
 	$(MAKE) --no-print-directory tag INPUT=data/sample OUTPUT=$(OUTPUT)/tag SEED=$(SEED) RUNNER="$(RUNNER)" BEAM_ARGS="$(BEAM_ARGS)" FORCE=$(FORCE) && s2=$$(date +%s) && \
+	$(MAKE) --no-print-directory mix INPUT=$(OUTPUT)/tag OUTPUT=$(OUTPUT)/mix TOKENS=2000000 ABLATIONS=0 SEED=$(SEED) RUNNER="$(RUNNER)" BEAM_ARGS="$(BEAM_ARGS)" FORCE=$(FORCE) && s3=$$(date +%s) && \
+	$(MAKE) --no-print-directory train-proxy MIX=$(OUTPUT)/mix OUTPUT=$(OUTPUT)/train CONFIG=cpu-demo DEVICE=cpu SEED=$(SEED) && s4=$$(date +%s) && \
 	$(PY) -m pipeline.summary $(OUTPUT)/tag && \
-	echo "demo: sample $$((s1-start)) s, tag $$((s2-s1)) s; outputs under $(OUTPUT)/"
+	echo "demo: sample $$((s1-start)) s, tag $$((s2-s1)) s, mix $$((s3-s2)) s, train-proxy $$((s4-s3)) s" && \
+	echo "demo: outputs: $(OUTPUT)/tag (docs/, rejects/, stats.json), $(OUTPUT)/mix (manifest.json, shards/, plots/), $(OUTPUT)/train (metrics.jsonl, checkpoints/)"
 
 test: $(INSTALLED) ## run the test suite (no network)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
