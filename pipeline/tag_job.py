@@ -8,7 +8,6 @@ dedup counts, decontamination) runs between tagging and writing.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -22,6 +21,7 @@ from apache_beam.io.parquetio import WriteToParquet
 from apache_beam.metrics import Metrics
 
 import taggers
+from mixtures.shards import sha256_file
 from pipeline import inputs, staging
 from pipeline.dedup import LINE_SHARE_SIGNAL, REPRESENTATIVES, Dedup, DedupConfig, load_benchmarks
 from pipeline.options import StrictParser, UsageError, beam_options, runner_name, worker_count
@@ -190,14 +190,6 @@ def parse_args(argv):
     return args, rest
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _versions() -> dict:
     import fasttext  # noqa: F401  (version from its distribution)
     from importlib.metadata import version
@@ -221,7 +213,7 @@ def run(argv=None) -> dict | None:
     args, beam_args = parse_args(argv)
     options = beam_options(beam_args, args.runner)
     files = inputs.expand(args.input)
-    models = {name: {"path": path, "sha256": _sha256(path)}
+    models = {name: {"path": path, "sha256": sha256_file(path)}
               for name, path in taggers.model_files(args.model_dir).items()}
     config = {"input": args.input, "seed": args.seed, "max_chars": args.max_chars,
               "max_line_bytes": max(8 * args.max_chars, 1 << 20),
