@@ -89,7 +89,8 @@ class TagBatch(beam.DoFn):
         self.models = _models(self.model_dir)
 
     def process(self, docs):
-        cols = taggers.tag_batch([d["text"] for d in docs], self.models, mask_pii=self.mask_pii)
+        cols = taggers.tag_batch([d["text"] for d in docs], self.models, mask_pii=self.mask_pii,
+                                 normalised=True)  # parse_record normalised them
         for i, d in enumerate(docs):
             text = cols["masked_text"][i] if self.mask_pii else d["text"]
             row = {"id": d["id"], "text": text, "source": d["source"], "meta": d["meta"]}

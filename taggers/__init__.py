@@ -79,14 +79,16 @@ def load_models(model_dir: str | None = None, quality: QualityConfig | None = No
                   quality=quality or QualityConfig(), domain_rule=domain_rule or DEFAULT_RULE)
 
 
-def tag_batch(texts: list[str], models: Models, mask_pii: bool = False) -> dict[str, list]:
+def tag_batch(texts: list[str], models: Models, mask_pii: bool = False,
+              normalised: bool = False) -> dict[str, list]:
     """Tags a batch of texts: {column: list} for every name in TAG_COLUMNS. Texts are normalised
     (normalise_text) for tagging only; callers keep their own text. With `mask_pii`, the result
     also holds `masked_text`: each normalised text with e-mails, IP addresses and phone numbers
     replaced by placeholders (taggers.pii.MASKS), for callers that store masked text."""
     from taggers import langid, pii, quality, quality_model, topic
     from taggers.normalise import normalise_text
-    norm = [normalise_text(t) for t in texts]
+    # Callers that already hold normalise_text output (the Beam job) skip a second pass.
+    norm = list(texts) if normalised else [normalise_text(t) for t in texts]
     langs, lang_scores, lang_shares = langid.identify(norm, models.lid)
     pre = topic.preprocess_batch(norm)
     topics, topic_scores = topic.predict_topics(norm, models.topic, pre)
