@@ -11,26 +11,11 @@ import glob
 import gzip
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 
-
-def _children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Runs cmd to completion; returns (wall seconds, CPU seconds of it and all its children)."""
-    cpu0, t0 = _children_cpu(), time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"bench: {' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-    return time.time() - t0, _children_cpu() - cpu0
+from taggers.bench import timed  # one definition of 'wall and CPU of a child command'
 
 
 def concatenate(input_dir: str, dest: str) -> tuple[int, int]:
