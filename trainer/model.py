@@ -19,6 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .losses import linear_cross_entropy
+
 
 @dataclass
 class ModelConfig:
@@ -219,6 +221,5 @@ class GPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor):
         h, aux = self.hidden(idx)
-        logits = self.head(h).float()
-        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1))
+        loss = linear_cross_entropy(h.reshape(-1, h.shape[-1]), self.head.weight, targets.reshape(-1))
         return loss, aux
