@@ -14,9 +14,11 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import sys
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from . import regress
 
@@ -127,11 +129,14 @@ def _run_table(path, jobs, domains, target, workers):
     os.replace(path + ".tmp", path)
     done = {r["run"] for r in rows}
     todo = [j for j in jobs if j["name"] not in done]
-    with open(path, "a", newline="") as f:
+    with open(path, "a", newline="") as f, tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="run",
+                                                 desc=f"ablations {os.path.basename(path)}", file=sys.stderr,
+                                                 mininterval=1.0) as bar:  # shows the ETA
         w = csv.DictWriter(f, fieldnames=fields)
         for job in _run_jobs(todo, workers):
             w.writerow(_row(job, domains, target))
             f.flush()
+            bar.update(1)
     rows = {r["run"]: r for r in _read_csv(path)}
     return [rows[j["name"]] for j in jobs]
 

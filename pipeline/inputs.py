@@ -2,7 +2,8 @@
 to read, each with its path relative to INPUT and its format.
 
 Globs and remote paths (gs://, s3://) are expanded by Beam's FileSystems; a missing local path or an
-empty match is a clear error before any pipeline starts.
+empty match is a clear error before any pipeline starts. A dry run (`--dry_run`, graph only) does
+not list remote inputs.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".ndjson", ".gz", ".zst")
 PARQUET_SUFFIXES = (".parquet",)
+WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz")
 
 
 class InputError(ValueError):
@@ -25,14 +27,16 @@ class InputError(ValueError):
 class InputFile:
     path: str          # absolute local path or URL, as FileSystems understands it
     relpath: str       # path relative to INPUT, used for default ids and `source`
-    format: str        # "jsonl" or "parquet"
+    format: str        # "jsonl", "parquet" or "warc" (WARC and WET)
     size: int
     mtime: float
 
 
 def format_of(path: str) -> str | None:
-    """`jsonl` or `parquet` by file name, or None for a file we do not read."""
+    """`jsonl`, `parquet` or `warc` by file name, or None for a file we do not read."""
     name = path.lower()
+    if name.endswith(WARC_SUFFIXES):  # before JSONL: `.gz` alone means gzipped JSONL
+        return "warc"
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
     if name.endswith(JSONL_SUFFIXES):
@@ -83,10 +87,19 @@ def expand(input_spec: str) -> list[InputFile]:
         files.append(InputFile(meta.path, rel, fmt, int(meta.size_in_bytes),
                                float(meta.last_updated_in_seconds or 0.0)))
     if not files:
-        kinds = ", ".join(JSONL_SUFFIXES + PARQUET_SUFFIXES)
+        kinds = ", ".join(JSONL_SUFFIXES + PARQUET_SUFFIXES + WARC_SUFFIXES)
         raise InputError(f"no input files ({kinds}) match {input_spec}")
     files.sort(key=lambda f: f.relpath)
     return files
+
+
+def expand_for_dry_run(input_spec: str) -> list[InputFile]:
+    """The files of a graph that is built but never run (`--dry_run`): a local INPUT is expanded as
+    usual; a remote one (gs://, s3://) is not listed, since the dry run promises no network and
+    no credentials. The graph's shape does not depend on the file list, so it is empty then."""
+    if _is_remote(input_spec.strip()):
+        return []
+    return expand(input_spec)
 
 
 def fingerprint(files: list[InputFile]) -> str:

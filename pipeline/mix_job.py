@@ -35,13 +35,14 @@ from mixtures import order, report, shards, tokenizer
 from mixtures.plan import allocate
 from mixtures.select import (ANNEAL_DOCS, ANNEAL_TOKENS, DOCS, TOKENS, copies, doc_status, plan_selection,
                              range_of, take_prefix)
-from pipeline import inputs, staging
-from pipeline.options import StrictParser, UsageError, beam_options, runner_name, worker_count
+from pipeline import inputs, progress, staging
+from pipeline.options import StrictParser, UsageError, beam_options, dry_run, runner_name, worker_count
 from taggers.taxonomy import DOMAINS
 
 COLUMNS = ["id", "text", "source", "lang", "domain", "topic", "quality", "is_dup"]
 FILTERS = ("domain_not_in_weights", "is_dup", "quality", "lang", "source_cap")
 TMP = "_tmp"
+PROGRESS = ("read", "tokenised", "selected", "shards")  # counters logged while running, totals at the end
 
 
 # ---------------------------------------------------------------- driver: checks and tokenizer
@@ -152,9 +153,11 @@ class Prepare(beam.DoFn):
 
     def setup(self):
         self.tok = _tokenizer(self.tokenizer_path)
+        self.progress = progress.tracker("mix", PROGRESS, self.cfg.get("progress_every", progress.DEFAULT_EVERY_S))
 
     def process(self, table):
         cfg, weights = self.cfg, self.cfg["weights"]
+        self.progress.add("read", table.num_rows)
         cols = {c: table.column(c).to_pylist() for c in COLUMNS}
         removed: dict = {}
         keep = []
@@ -180,6 +183,7 @@ class Prepare(beam.DoFn):
             return
         texts = [cols["text"][i] or "" for i in keep]
         toks = tokenizer.encode_docs(self.tok, texts, cfg["dtype"])
+        self.progress.add("tokenised", len(texts))
         ids = [cols["id"][i] for i in keep]
         hs = order.doc_hashes(cfg["seed"], ids)
         bs = order.buckets(hs, cfg["bucket_bits"])
@@ -297,6 +301,12 @@ class Route(beam.DoFn):
     """Each kept document -> one (shard key, (hash, tokens)) per copy it contributes to train,
     anneal or val; documents over their source's cap are counted (output `stats`)."""
 
+    def __init__(self, progress_every: float = progress.DEFAULT_EVERY_S):
+        self.progress_every = progress_every
+
+    def setup(self):
+        self.progress = progress.tracker("mix", PROGRESS, self.progress_every)
+
     def process(self, doc, plan, boundary):
         if "error" in plan:
             return
@@ -311,6 +321,7 @@ class Route(beam.DoFn):
         if status == "val":
             yield ("val", d, 0, range_of(b, info["val_ranges"], nb)), (doc["h"], doc["tok"])
             return
+        selected = False
         tracks = [("train", True)] + [("anneal", doc["anneal"])]
         for split, ok in tracks:
             if not ok:
@@ -318,14 +329,20 @@ class Route(beam.DoFn):
             t = info[split]
             k = copies(t, b, doc["id"] in boundary.get((split, d), ()))
             for p in range(k):
+                selected = True
                 yield (split, d, p, range_of(b, t["ranges"], nb)), (doc["h"], doc["tok"])
+        if selected:
+            self.progress.add("selected")
 
 
 class WriteShard(beam.DoFn):
     """One (split, domain, pass, range) group -> a shard in hash order under _tmp/ (renamed later)."""
 
-    def __init__(self, out, dtype):
-        self.out, self.dtype = out, dtype
+    def __init__(self, out, dtype, progress_every: float = progress.DEFAULT_EVERY_S):
+        self.out, self.dtype, self.progress_every = out, dtype, progress_every
+
+    def setup(self):
+        self.progress = progress.tracker("mix", PROGRESS, self.progress_every)
 
     def process(self, kv):
         (split, domain, p, r), docs = kv
@@ -335,6 +352,7 @@ class WriteShard(beam.DoFn):
         for suffix, payload in ((".bin", data), (".idx.npy", idx)):
             with FileSystems.create(base + suffix) as f:
                 f.write(payload)
+        self.progress.add("shards")
         yield {"split": split, "domain": domain, "pass": p, "range": r, "tmp": base, **info}
 
 
@@ -353,9 +371,10 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o)}")
 
 
-def build(p, files, cfg, out, tokenizer_path):
-    """Adds the mix pipeline to p; writes shards under out/_tmp and _plan/_stats/_shards json."""
-    cfg_b = dict(cfg)
+def build(p, files, cfg, out, tokenizer_path, progress_every: float = progress.DEFAULT_EVERY_S):
+    """Adds the mix pipeline to p; writes shards under out/_tmp and _plan/_stats/_shards json;
+    workers log progress every `progress_every` seconds."""
+    cfg_b = dict(cfg, progress_every=progress_every)
     docs = (p | "Files" >> beam.Create([f.path for f in files])
               | "Read" >> ReadAllFromParquetBatched(columns=COLUMNS)
               | "Prepare" >> beam.ParDo(Prepare(cfg_b, tokenizer_path)).with_outputs("stats", "hist",
@@ -369,12 +388,12 @@ def build(p, files, cfg, out, tokenizer_path):
                 | "Boundary" >> beam.FlatMap(boundary_docs, plan=plan_si)
                 | "GroupBoundary" >> beam.GroupByKey()
                 | "TakePrefix" >> beam.Map(boundary_take, plan=plan_si))
-    routed = docs.doc | "Route" >> beam.ParDo(Route(), plan=plan_si,
+    routed = docs.doc | "Route" >> beam.ParDo(Route(progress_every), plan=plan_si,
                                               boundary=beam.pvalue.AsDict(boundary)).with_outputs(
         "stats", main="copy")
     written = (routed.copy
                | "GroupShards" >> beam.GroupByKey()
-               | "WriteShards" >> beam.ParDo(WriteShard(out, cfg["dtype"])))
+               | "WriteShards" >> beam.ParDo(WriteShard(out, cfg["dtype"], progress_every)))
     (written | "ShardList" >> beam.combiners.ToList()
              | "ShardJson" >> beam.Map(lambda s: _write_json(FileSystems.join(out, "_shards.json"), s)))
     ((docs.stats, routed.stats) | "AllStats" >> beam.Flatten()
@@ -416,6 +435,8 @@ def parse_args(argv):
     parser.add_argument("--runner", default=None)
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--progress-every", type=float, default=progress.DEFAULT_EVERY_S, metavar="SECONDS",
+                        help="each worker logs its counts this often (0: only the totals at the end)")
     args, rest = parser.parse_known_args(argv)
     if args.ablations < 0 or (args.ablations and args.ablations < 4):
         raise UsageError(f"--ablations must be 0 or at least 4 (a regression needs runs), got {args.ablations}")
@@ -510,13 +531,14 @@ def run(argv=None) -> dict | None:
     t0 = time.time()
     args, beam_args = parse_args(argv)
     options = beam_options(beam_args, args.runner)
+    is_dry_run = dry_run(options)
     cfg = make_config(args)
     staging.require_success(args.input, "tag")
     files = inputs.expand(FileSystems.join(args.input.rstrip("/"), "docs"))
     check_columns(files)
     fingerprint = inputs.fingerprint(files)
     identity = {"stage": "mix", "input_fingerprint": fingerprint, "config": cfg}
-    if staging.check_previous(args.output, identity, args.force):
+    if not is_dry_run and staging.check_previous(args.output, identity, args.force):
         print(f"mix: {args.output} already holds this run (same input and settings); nothing to do")
         ablations(args)
         return None
@@ -530,6 +552,8 @@ def run(argv=None) -> dict | None:
     tok = tokenizer.train_tokenizer((t for texts in surveyed["sample"].values() for t in texts),
                                     cfg["vocab_size"])
     est = estimate_check(surveyed, tok, cfg)
+    if is_dry_run:
+        return validate_graph(options, files, cfg, args, tok)
     t_plan = time.time()
     out = staging.new_staging(args.output)
     try:
@@ -540,7 +564,8 @@ def run(argv=None) -> dict | None:
                     "trained_on_bytes": {d: sum(len(t.encode("utf-8")) for t in ts)
                                          for d, ts in surveyed["sample"].items()}}
         with beam.Pipeline(options=options) as p:
-            build(p, files, cfg, out, tok_path)
+            build(p, files, cfg, out, tok_path, args.progress_every)
+        print(progress.final_line(p.result, "mix", PROGRESS), file=sys.stderr, flush=True)
         manifest = finish(out, cfg, fingerprint, tok_info, est)
         for name in ("_plan.json", "_stats.json", "_shards.json"):
             os.remove(os.path.join(out, name))
@@ -552,12 +577,33 @@ def run(argv=None) -> dict | None:
         if not args.no_plots:
             report.plots(manifest, os.path.join(out, "plots"))
         staging.publish(out, args.output, identity)
-    except BaseException:
+    except BaseException as exc:
         staging.discard(out)
+        message = staging.io_error_message(exc, args.output)  # a full disk, also in a Beam worker
+        if message is not None:
+            raise staging.OutputError(message) from None
         raise
     print(report.summary(manifest))
     ablations(args)
     return manifest
+
+
+def validate_graph(options, files, cfg, args, tok) -> dict:
+    """`--dry_run` on DataflowRunner: the driver's checks and tokenizer ran as usual; the pipeline
+    graph is built, translated and validated by the runner, which returns without submitting.
+    OUTPUT is neither checked nor written (the tokenizer goes to a temporary folder)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        tok_path = os.path.join(tmp, "tokenizer.json")
+        tok.save(tok_path)
+        p = beam.Pipeline(options=options)
+        build(p, files, cfg, args.output.rstrip("/") + ".staging-dry-run", tok_path, args.progress_every)
+        result = p.run()
+        result.wait_until_finish()
+    print(f"mix: dry run: the job graph was built and validated by {runner_name(options)}; "
+          "nothing was submitted or written")
+    return {"dry_run": True, "runner": runner_name(options), "state": str(result.state),
+            "job": getattr(result, "job", None)}
 
 
 def ablations(args) -> dict | None:
@@ -584,8 +630,11 @@ def main(argv=None) -> int:
     except (UsageError, inputs.InputError, staging.OutputError, mcfg.MixError) as exc:
         print(f"mix: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("mix: interrupted; nothing was published (run the same command again)", file=sys.stderr)
+        return staging.INTERRUPTED
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    staging.exit_process(main())

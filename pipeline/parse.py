@@ -3,12 +3,15 @@
 Implements DESIGN.md's rules for `id`, `source` and `meta`: the input's `id` as a string, else
 `<relpath>:<line>`; `source` from the input, else the relative path; every other top-level key
 kept in `meta` (a JSON object as a string, keys sorted), merged with the input's own `meta` object.
+WARC and WET records are turned into documents by pipeline.read_warc (charset, main-text extraction;
+id = WARC-Record-ID) and then checked and normalised here like every other document.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
+from pipeline.read_warc import warc_document
 from pipeline.rejects import make_reject
 from taggers.normalise import decode_utf8, normalise_text, utf8_verdict
 
@@ -60,9 +63,9 @@ def parse_record(raw: dict, config: ParseConfig):
     if raw["kind"] == "error":
         detail = raw["detail"]
         if detail == "too_large":
-            return reject("too_large", "line longer than the reader's limit; skipped unread")
+            return reject("too_large", "line or WARC record longer than the reader's limit; skipped unread")
         if detail == "unsupported_format":
-            return reject("unsupported_format", "not a JSONL or Parquet file")
+            return reject("unsupported_format", "not a JSONL, Parquet or WARC file")
         return reject("unreadable_file", detail)
 
     n_invalid = 0
@@ -76,6 +79,10 @@ def parse_record(raw: dict, config: ParseConfig):
             return reject("invalid_json", str(exc))
         if not isinstance(obj, dict):
             return reject("not_an_object", f"JSON {type(obj).__name__}, expected an object")
+    elif raw["kind"] == "warc":
+        kind, obj, n_invalid = warc_document(raw, config.max_invalid_utf8_frac)
+        if kind == "reject":
+            return kind, obj
     else:
         obj = payload
     if "text" not in obj or obj["text"] is None:

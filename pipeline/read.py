@@ -1,9 +1,18 @@
-"""Reading input files in Beam: JSONL (plain, gzip, zstd) and Parquet, record by record.
+"""Reading input files in Beam: JSONL (plain, gzip, zstd), Parquet and WARC/WET, record by record.
 
 JSONL is read as bytes with line numbers and byte offsets (of the decompressed stream) and decoded
 later in a DoFn, so one bad line becomes one reject (Beam's ReadFromText dies on a bad byte and has
-no line numbers). A file that fails mid-way yields what was read plus one `unreadable_file` record.
+no line numbers). A corrupt or truncated compressed file (gzip, zstd), Parquet or WARC file is
+rejected whole: one `unreadable_file` record and no documents from it. To know that before the first
+record is emitted without holding a file in memory, such files are first streamed through once and
+discarded (`check_whole`: every byte decompressed, gzip's CRC and length and zstd's checksum
+checked, every Parquet row group decoded), then read for real: the cost is one extra decompression
+pass (and, for remote files, a second download). Plain JSONL needs no check. A file that still
+fails mid-way on the second pass (changed or an I/O error in between) yields what was read plus one
+`unreadable_file` record.
 Each file also yields a summary, counted here where the data is: records, blank lines, bytes.
+WARC and WET files are read by pipeline.read_warc (records it skips are counted in the summary's
+`skipped_records`), Hugging Face `datasets` shards by pipeline.read_hf.
 """
 from __future__ import annotations
 
@@ -14,6 +23,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.inputs import InputFile
+from pipeline.read_hf import iter_hf_shard
+from pipeline.read_warc import iter_warc
 
 SUMMARY = "files"
 CHUNK_BYTES = 1 << 20
@@ -120,6 +131,29 @@ def iter_parquet(stream, relpath: str, summary: dict, batch_rows: int = 1024):
             row += 1
 
 
+def check_whole(stream, path: str, fmt: str) -> None:
+    """Reads a compressed JSONL, a Parquet or a WARC file through to its end and discards it; raises on the
+    first sign of corruption or truncation. Memory: one chunk or one record batch at a time."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        for _ in pq.ParquetFile(stream, page_checksum_verification=True).iter_batches(batch_size=65536):
+            pass
+        return
+    if fmt == "warc":  # every record parsed and its length checked; bodies skipped unkept
+        for _ in iter_warc(stream, path, path, 0, {"records": 0, "bytes": 0, "oversized_lines": 0}):
+            pass
+        return
+    for _ in iter_chunks(stream, path):
+        pass
+
+
+def needs_check(f: InputFile) -> bool:
+    """Files whose corruption shows only once decoded: compressed JSONL, Parquet and WARC."""
+    return f.format in ("parquet", "warc") or (
+        f.format == "jsonl" and f.path.lower().endswith((".gz", ".zst", ".zstd")))
+
+
 class ReadFiles(beam.DoFn):
     """InputFile -> raw records (main output) and one summary per file (output `files`)."""
 
@@ -130,6 +164,16 @@ class ReadFiles(beam.DoFn):
         summary = {"file": f.relpath, "format": f.format, "records": 0, "blank_lines": 0,
                    "oversized_lines": 0, "bytes": 0, "error": None}
         try:
+            if needs_check(f):
+                with FileSystems.open(f.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+                    check_whole(stream, f.path, f.format)
+        except Exception as exc:  # corrupt or truncated: reject the whole file, emit nothing from it
+            summary["records"] = 1
+            summary["error"] = f"{type(exc).__name__}: {exc}"
+            yield _raw("error", f.relpath, None, None, b"", f"unreadable_file: {type(exc).__name__}: {exc}")
+            yield beam.pvalue.TaggedOutput(SUMMARY, summary)
+            return
+        try:
             if f.format == "jsonl":
                 with FileSystems.open(f.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
                     yield from iter_jsonl(iter_chunks(stream, f.path), f.relpath,
@@ -137,11 +181,16 @@ class ReadFiles(beam.DoFn):
             elif f.format == "parquet":
                 with FileSystems.open(f.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
                     yield from iter_parquet(stream, f.relpath, summary)
+            elif f.format == "warc":
+                with FileSystems.open(f.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+                    yield from iter_warc(stream, f.path, f.relpath, self.max_line_bytes, summary)
+            elif f.format == "hf":
+                yield from iter_hf_shard(f, summary)
             else:
                 summary["records"] += 1
                 summary["error"] = "unsupported_format"
                 yield _raw("error", f.relpath, None, None, b"", "unsupported_format")
-        except Exception as exc:  # corrupt gzip/zstd/Parquet, I/O failure: reject the rest of the file
+        except Exception as exc:  # changed since the check, or an I/O failure: reject the rest of the file
             summary["records"] += 1
             summary["error"] = f"{type(exc).__name__}: {exc}"
             yield _raw("error", f.relpath, None, None, b"",

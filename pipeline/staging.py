@@ -3,18 +3,26 @@ the end, then `_SUCCESS` is written. Readers of a stage require `_SUCCESS`.
 
 `_SUCCESS` holds the run's identity (input fingerprint and config): the same finished run again is
 a no-op, a different finished run in the same place is an error unless forced.
-Local folders are renamed atomically; remote ones (gs://, s3://) file by file through FileSystems.
+Local folders get `_SUCCESS` inside the staging folder and are then renamed atomically, so OUTPUT
+is never visible without it; remote ones (gs://, s3://) are moved file by file through FileSystems,
+`_SUCCESS` last. Staging (and replaced `OUTPUT.old-<pid>`) folders left by a killed run are removed
+by the next run. `io_error_message` turns a failed write (full disk, read-only or missing folder),
+also one raised inside a Beam worker, into one line naming the path and the reason.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
+import sys
 import time
 
 from apache_beam.io.filesystems import FileSystems
 
 SUCCESS = "_SUCCESS"
+INTERRUPTED = 130  # exit status after Ctrl-C (SIGINT)
 
 
 class OutputError(RuntimeError):
@@ -62,7 +70,13 @@ def check_previous(output: str, identity: dict, force: bool) -> bool:
                 f"{output} holds a different finished run (other input or settings); "
                 "use another OUTPUT or FORCE=1 to replace it")
         return False
-    if not _remote(output) and os.path.exists(output) and os.listdir(output) and not force:
+    if force:
+        return False
+    if _remote(output):
+        occupied = bool(FileSystems.match([output.rstrip("/") + "/**"])[0].metadata_list)
+    else:
+        occupied = os.path.exists(output) and bool(os.listdir(output))
+    if occupied:
         raise OutputError(f"{output} exists and is not a finished run of ours; remove it or use FORCE=1")
     return False
 
@@ -85,22 +99,27 @@ def new_staging(output: str) -> str:
         try:
             os.makedirs(parent, exist_ok=True)
         except OSError as exc:
-            raise OutputError(f"cannot create {parent}: {exc}") from exc
+            raise OutputError(f"cannot create the output folder {parent}: {exc.strerror or exc}") from exc
         if not os.access(parent, os.W_OK):
-            raise OutputError(f"output folder {parent} is not writable")
-        prefix = os.path.basename(output) + ".staging-"
+            raise OutputError(f"cannot write to the output folder {parent}: permission denied")
+        base = os.path.basename(output)
         for name in os.listdir(parent):
-            if name.startswith(prefix):
-                pid = name[len(prefix):].split("-")[0]
-                if pid.isdigit() and not _pid_alive(int(pid)):
-                    shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+            for prefix in (base + ".staging-", base + ".old-"):
+                if name.startswith(prefix):
+                    pid = name[len(prefix):].split("-")[0]
+                    if pid.isdigit() and not _pid_alive(int(pid)):
+                        shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
     staging = f"{output}.staging-{os.getpid()}-{int(time.time() * 1000)}"
-    FileSystems.mkdirs(staging) if _remote(staging) else os.makedirs(staging)
+    try:
+        FileSystems.mkdirs(staging) if _remote(staging) else os.makedirs(staging)
+    except OSError as exc:
+        raise OutputError(f"cannot create {staging}: {exc.strerror or exc}") from exc
     return staging
 
 
 def publish(staging: str, output: str, identity: dict) -> None:
-    """Move the finished staging folder to OUTPUT (replacing an older run), then write _SUCCESS."""
+    """Move the finished staging folder to OUTPUT (replacing an older run) with _SUCCESS: locally
+    written inside staging before the one atomic rename, remotely written after the last file."""
     output = output.rstrip("/")
     if _remote(output):
         old = [m.path for m in FileSystems.match([output + "/**"])[0].metadata_list]
@@ -108,7 +127,9 @@ def publish(staging: str, output: str, identity: dict) -> None:
             FileSystems.delete(old)
         src = [m.path for m in FileSystems.match([staging + "/**"])[0].metadata_list]
         FileSystems.rename(src, [output + p[len(staging):] for p in src])
+        _write_success(output, identity)
     else:
+        _write_success(staging, identity)  # inside, so the one rename makes OUTPUT complete at once
         trash = None
         if os.path.exists(output):
             trash = f"{output}.old-{os.getpid()}"
@@ -116,8 +137,19 @@ def publish(staging: str, output: str, identity: dict) -> None:
         os.rename(staging, output)
         if trash:
             shutil.rmtree(trash, ignore_errors=True)
-    with FileSystems.create(_join(output, SUCCESS)) as f:
+
+
+def _write_success(folder: str, identity: dict) -> None:
+    with FileSystems.create(_join(folder, SUCCESS)) as f:
         f.write(json.dumps(identity, sort_keys=True, indent=1).encode("utf-8"))
+
+
+def exit_process(code: int) -> None:
+    """Ends a job's process with code. After an interrupt Beam's runner may leave threads running
+    that would keep the process alive: the staging folder is already gone, so exit at once."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code) if code == INTERRUPTED else sys.exit(code)
 
 
 def discard(staging: str) -> None:
@@ -127,3 +159,32 @@ def discard(staging: str) -> None:
             FileSystems.delete(paths)
     else:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+_WRAPPED_OS_ERROR = re.compile(r"\[Errno (\d+)\] ([^:\n]+?)(?:: '([^'\n]+)')?(?:\n|$)")
+_WRITE_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                 errno.EROFS: "read-only file system"}
+_ACCESS_ERRNOS = {errno.EACCES: "permission denied", errno.EPERM: "operation not permitted"}
+
+
+def _describe(code: int, strerror: str, path: str) -> str:
+    if code in _WRITE_ERRNOS:
+        return f"cannot write {path}: {_WRITE_ERRNOS[code]} ({strerror})"
+    return f"cannot access {path}: {_ACCESS_ERRNOS[code]} ({strerror})"
+
+
+def io_error_message(exc: BaseException, output: str) -> str | None:
+    """One line for a failed write or a denied access, e.g. `cannot write <path>: no space left on
+    device (...)`, or None when exc is not such an OS error. Beam workers' errors reach the driver
+    as a RuntimeError holding the worker's traceback as text: the errno and path are found there."""
+    known = {**_WRITE_ERRNOS, **_ACCESS_ERRNOS}
+    seen = exc
+    while seen is not None:  # the OSError itself, or one it was raised from
+        if isinstance(seen, OSError) and seen.errno in known:
+            return _describe(seen.errno, seen.strerror or str(seen), seen.filename or output)
+        seen = seen.__cause__ or seen.__context__
+    matches = [m for m in _WRAPPED_OS_ERROR.finditer(str(exc)) if int(m.group(1)) in known]
+    if not matches:
+        return None
+    m = matches[-1]
+    return _describe(int(m.group(1)), m.group(2).strip(), m.group(3) or output)

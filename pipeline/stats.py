@@ -102,7 +102,7 @@ def _merge_duplicates(into: dict, other: dict):
 class StatsFn(beam.CombineFn):
     def create_accumulator(self):
         return {"inputs": {"files": 0, "records": 0, "blank_lines": 0, "oversized_lines": 0,
-                           "bytes": 0, "unreadable_files": 0},
+                           "bytes": 0, "unreadable_files": 0, "skipped_records": {}},
                 "tagged": 0, "tagged_chars": 0, "tagged_bytes": 0, "flagged": 0,
                 "rejected": 0, "rejected_by_reason": {},
                 "by_domain": {}, "by_topic": {}, "by_lang": {}, "by_source": {},
@@ -117,6 +117,8 @@ class StatsFn(beam.CombineFn):
             for key in ("records", "blank_lines", "oversized_lines", "bytes"):
                 inp[key] += s[key]
             inp["unreadable_files"] += 1 if s["error"] else 0
+            for cause, n in (s.get("skipped_records") or {}).items():   # WARC: requests, non-HTML, ...
+                inp["skipped_records"][cause] = inp["skipped_records"].get(cause, 0) + n
         elif kind == "reject":
             acc["rejected"] += 1
             acc["rejected_by_reason"][event[1]] = acc["rejected_by_reason"].get(event[1], 0) + 1
@@ -140,7 +142,11 @@ class StatsFn(beam.CombineFn):
         out = next(accs)
         for acc in accs:
             for key, value in acc["inputs"].items():
-                out["inputs"][key] += value
+                if key == "skipped_records":
+                    for cause, n in value.items():
+                        out["inputs"][key][cause] = out["inputs"][key].get(cause, 0) + n
+                else:
+                    out["inputs"][key] += value
             for key in ("tagged", "tagged_chars", "tagged_bytes", "flagged", "rejected"):
                 out[key] += acc[key]
             for reason, n in acc["rejected_by_reason"].items():
@@ -154,6 +160,7 @@ class StatsFn(beam.CombineFn):
         for table in ("by_domain", "by_topic", "by_lang", "by_source"):
             acc[table] = dict(sorted(acc[table].items()))
         acc["rejected_by_reason"] = dict(sorted(acc["rejected_by_reason"].items()))
+        acc["inputs"]["skipped_records"] = dict(sorted(acc["inputs"]["skipped_records"].items()))
         d = acc["duplicates"]
         d["cluster_size_histogram"] = dict(sorted(d["cluster_size_histogram"].items(), key=lambda kv: int(kv[0])))
         for key in ("buckets_by_kind", "removed_by_domain", "removed_by_source", "decontamination"):

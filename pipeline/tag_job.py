@@ -18,13 +18,12 @@ import time
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.parquetio import WriteToParquet
-from apache_beam.metrics import Metrics
 
 import taggers
 from mixtures.shards import sha256_file
-from pipeline import inputs, staging
+from pipeline import inputs, progress, read_hf, staging
 from pipeline.dedup import LINE_SHARE_SIGNAL, REPRESENTATIVES, Dedup, DedupConfig, load_benchmarks
-from pipeline.options import StrictParser, UsageError, beam_options, runner_name, worker_count
+from pipeline.options import StrictParser, UsageError, beam_options, dry_run, runner_name, worker_count
 from pipeline.parse import ParseConfig, parse_record
 from pipeline.read import SUMMARY, ReadFiles
 from pipeline.rejects import to_json_line
@@ -33,32 +32,46 @@ from pipeline.stats import StatsFn, doc_event, file_event, reject_event
 
 STATS_SCHEMA = "mixcurate.tag.stats/1"
 PIPELINE_STATS = "_pipeline_stats"
+PROGRESS = ("read", "tagged", "rejected", "duplicates")  # counters logged while running, totals at the end
 
 
-class Parse(beam.DoFn):
+class _Counted(beam.DoFn):
+    """A DoFn that adds to this worker's progress counts of the tag job."""
+
+    progress_every = progress.DEFAULT_EVERY_S
+
+    def setup(self):
+        self.progress = progress.tracker("tag", PROGRESS, self.progress_every)
+
+
+class Parse(_Counted):
     """Raw record -> document (main output) or reject (output `reject`)."""
 
-    def __init__(self, config: ParseConfig):
-        self.config = config
-        self.rejected = Metrics.counter("tag", "rejected")
+    def __init__(self, config: ParseConfig, progress_every: float = progress.DEFAULT_EVERY_S):
+        self.config, self.progress_every = config, progress_every
 
     def process(self, raw):
+        self.progress.add("read")
         kind, value = parse_record(raw, self.config)
         if kind == "doc":
             yield value
         else:
-            self.rejected.inc()
+            self.progress.add("rejected")
             yield beam.pvalue.TaggedOutput("reject", value)
 
 
-class FirstOfId(beam.DoFn):
+class FirstOfId(_Counted):
     """Of the documents sharing an id, keeps the first in input order and rejects the others."""
+
+    def __init__(self, progress_every: float = progress.DEFAULT_EVERY_S):
+        self.progress_every = progress_every
 
     def process(self, keyed):
         _, docs = keyed
         docs = sorted(docs, key=lambda d: (d["_file"], d["_line"], d["_offset"] or 0))
         first = docs[0]
         yield first
+        self.progress.add("rejected", len(docs) - 1)
         for dup in docs[1:]:
             yield beam.pvalue.TaggedOutput("reject", {
                 "file": dup["_file"], "line": None if dup["_line"] < 0 else dup["_line"],
@@ -77,15 +90,16 @@ def _models(model_dir):
     return _MODELS[model_dir]
 
 
-class TagBatch(beam.DoFn):
+class TagBatch(_Counted):
     """A batch of documents -> rows of docs/ with every tag column (taggers.tag_batch)."""
 
-    def __init__(self, model_dir, mask_pii: bool = False):
+    def __init__(self, model_dir, mask_pii: bool = False, progress_every: float = progress.DEFAULT_EVERY_S):
         self.model_dir = model_dir
         self.mask_pii = mask_pii
-        self.tagged = Metrics.counter("tag", "tagged")
+        self.progress_every = progress_every
 
     def setup(self):
+        super().setup()
         self.models = _models(self.model_dir)
 
     def process(self, docs):
@@ -98,12 +112,26 @@ class TagBatch(beam.DoFn):
                 row[name] = cols[name][i]
             row["dup_cluster"] = d["id"]
             row["is_dup"] = False
-            self.tagged.inc()
+            self.progress.add("tagged")
             yield row
 
 
-def build(p, files, config: dict, out: str, dedup: DedupConfig | None = None):
-    """Adds the whole tag job to pipeline p, writing under the folder `out`."""
+class CountDuplicates(_Counted):
+    """Passes every written row on, counting those dedup marked as duplicates."""
+
+    def __init__(self, progress_every: float = progress.DEFAULT_EVERY_S):
+        self.progress_every = progress_every
+
+    def process(self, row):
+        if row["is_dup"]:
+            self.progress.add("duplicates")
+        yield row
+
+
+def build(p, files, config: dict, out: str, dedup: DedupConfig | None = None,
+          progress_every: float = progress.DEFAULT_EVERY_S):
+    """Adds the whole tag job to pipeline p, writing under the folder `out`; workers log progress
+    every `progress_every` seconds."""
     parse_config = ParseConfig(max_chars=config["max_chars"],
                                max_invalid_utf8_frac=config["max_invalid_utf8_frac"])
     read = (p | "Files" >> beam.Create(files)
@@ -111,15 +139,16 @@ def build(p, files, config: dict, out: str, dedup: DedupConfig | None = None):
               | "Read" >> beam.ParDo(ReadFiles(config["max_line_bytes"])).with_outputs(SUMMARY, main="raw"))
     parsed = (read.raw
               | "SpreadRecords" >> beam.Reshuffle()
-              | "Parse" >> beam.ParDo(Parse(parse_config)).with_outputs("reject", main="doc"))
+              | "Parse" >> beam.ParDo(Parse(parse_config, progress_every)).with_outputs("reject", main="doc"))
     unique = (parsed.doc
               | "KeyById" >> beam.Map(lambda d: (d["id"], d))
               | "GroupById" >> beam.GroupByKey()
-              | "FirstOfId" >> beam.ParDo(FirstOfId()).with_outputs("reject", main="doc"))
+              | "FirstOfId" >> beam.ParDo(FirstOfId(progress_every)).with_outputs("reject", main="doc"))
     tagged = (unique.doc
               | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=config["batch_size"])
-              | "Tag" >> beam.ParDo(TagBatch(config["model_dir"], config["mask_pii"])))
+              | "Tag" >> beam.ParDo(TagBatch(config["model_dir"], config["mask_pii"], progress_every)))
     tagged, dup_events = tagged | "Dedup" >> Dedup(dedup or DedupConfig(), config["batch_size"])
+    tagged = tagged | "CountDuplicates" >> beam.ParDo(CountDuplicates(progress_every))
     signal_names = tuple(taggers.QUALITY_SIGNAL_NAMES) + (LINE_SHARE_SIGNAL,)
     tagged | "WriteDocs" >> WriteToParquet(
         FileSystems.join(out, "docs", "part"), docs_schema(signal_names),
@@ -148,12 +177,17 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runner", default=None, help="Beam runner (default: FnApiRunner, all cores)")
     parser.add_argument("--force", action="store_true", help="replace a different finished run")
+    parser.add_argument("--progress-every", type=float, default=progress.DEFAULT_EVERY_S, metavar="SECONDS",
+                        help="each worker logs its counts this often (0: only the totals at the end)")
     parser.add_argument("--max-chars", type=int, default=1_000_000)
     parser.add_argument("--max-invalid-utf8-frac", type=float, default=0.001)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--mask-pii", action="store_true",
                         help="replace e-mails, IP addresses and phone numbers in `text` (counted either way)")
     parser.add_argument("--model-dir", default=None, help="folder of tagger models (default: bundled)")
+    parser.add_argument("--hf-split", default="train", help="split of an INPUT hf:NAME_OR_PATH dataset")
+    parser.add_argument("--hf-config", default=None, help="configuration (subset) of an INPUT hf: dataset")
+    parser.add_argument("--hf-text-field", default="text", help="field holding the text in an INPUT hf: dataset")
     d = DedupConfig.__dataclass_fields__
     parser.add_argument("--dedup-threshold", type=float, default=d["threshold"].default,
                         help="target Jaccard similarity of near duplicates (sets bands x rows)")
@@ -176,6 +210,10 @@ def parse_args(argv):
                         help="benchmark JSONL files; documents sharing a word n-gram with an item are flagged")
     parser.add_argument("--decontam-ngram", type=int, default=d["decontam_ngram"].default)
     args, rest = parser.parse_known_args(argv)
+    hf_flags = [f for f, v, default in (("--hf-split", args.hf_split, "train"), ("--hf-config", args.hf_config, None),
+                                         ("--hf-text-field", args.hf_text_field, "text")) if v != default]
+    if hf_flags and not read_hf.is_hf(args.input):
+        raise UsageError(f"{', '.join(hf_flags)} apply to an INPUT hf:NAME_OR_PATH only, not {args.input!r}")
     if args.max_chars <= 0 or args.batch_size <= 0 or not 0 <= args.max_invalid_utf8_frac <= 1:
         raise UsageError("--max-chars and --batch-size must be positive, --max-invalid-utf8-frac in [0, 1]")
     try:
@@ -213,7 +251,11 @@ def run(argv=None) -> dict | None:
     t0, cpu0 = time.time(), _cpu_seconds()
     args, beam_args = parse_args(argv)
     options = beam_options(beam_args, args.runner)
-    files = inputs.expand(args.input)
+    is_dry_run = dry_run(options)
+    if read_hf.is_hf(args.input):
+        files = read_hf.planned_shards(args.input, args.hf_split, args.hf_config, args.hf_text_field)
+    else:
+        files = inputs.expand_for_dry_run(args.input) if is_dry_run else inputs.expand(args.input)
     models = {name: {"path": path, "sha256": sha256_file(path)}
               for name, path in taggers.model_files(args.model_dir).items()}
     config = {"input": args.input, "seed": args.seed, "max_chars": args.max_chars,
@@ -222,14 +264,20 @@ def run(argv=None) -> dict | None:
               "mask_pii": args.mask_pii,
               "model_dir": args.model_dir, "models": {k: v["sha256"] for k, v in models.items()},
               "dedup": args.dedup.describe()}
-    identity = {"stage": "tag", "input_fingerprint": inputs.fingerprint(files), "config": config}
+    if read_hf.is_hf(args.input):
+        config["hf"] = {"split": args.hf_split, "config": args.hf_config, "text_field": args.hf_text_field}
+    fingerprint = read_hf.fingerprint(files) if read_hf.is_hf(args.input) else inputs.fingerprint(files)
+    identity = {"stage": "tag", "input_fingerprint": fingerprint, "config": config}
+    if is_dry_run:
+        return validate_graph(options, files, config, args)
     if staging.check_previous(args.output, identity, args.force):
         print(f"tag: {args.output} already holds this run (same input and settings); nothing to do")
         return None
     out = staging.new_staging(args.output)
     try:
         with beam.Pipeline(options=options) as p:
-            build(p, files, config, out, args.dedup)
+            build(p, files, config, out, args.dedup, args.progress_every)
+        print(progress.final_line(p.result, "tag", PROGRESS), file=sys.stderr, flush=True)
         stats_path = FileSystems.join(out, PIPELINE_STATS + ".json")
         with FileSystems.open(stats_path) as f:
             counted = json.loads(f.read().decode("utf-8"))
@@ -246,10 +294,24 @@ def run(argv=None) -> dict | None:
         with FileSystems.create(FileSystems.join(out, "stats.json")) as f:
             f.write(json.dumps(stats, indent=1, sort_keys=True).encode("utf-8"))
         staging.publish(out, args.output, identity)
-    except BaseException:
+    except BaseException as exc:
         staging.discard(out)
+        message = staging.io_error_message(exc, args.output)  # a full disk, also in a Beam worker
+        if message is not None:
+            raise staging.OutputError(message) from None
         raise
     return stats
+
+
+def validate_graph(options, files, config, args) -> dict:
+    """`--dry_run` on DataflowRunner: the whole job graph is built, translated and validated by the
+    runner, which returns without submitting; OUTPUT is neither checked nor written."""
+    p = beam.Pipeline(options=options)
+    build(p, files, config, args.output.rstrip("/") + ".staging-dry-run", args.dedup, args.progress_every)
+    result = p.run()
+    result.wait_until_finish()
+    return {"dry_run": True, "runner": runner_name(options), "state": str(result.state),
+            "job": getattr(result, "job", None)}
 
 
 def main(argv=None) -> int:
@@ -258,7 +320,13 @@ def main(argv=None) -> int:
     except (UsageError, inputs.InputError, staging.OutputError) as exc:
         print(f"tag: error: {exc}", file=sys.stderr)
         return 2
-    if stats is not None:
+    except KeyboardInterrupt:
+        print("tag: interrupted; nothing was published (run the same command again)", file=sys.stderr)
+        return staging.INTERRUPTED
+    if stats is not None and stats.get("dry_run"):
+        print(f"tag: dry run: the job graph was built and validated by {stats['runner']}; "
+              "nothing was submitted or written")
+    elif stats is not None:
         t = stats["throughput"]
         print(f"tag: {stats['inputs']['records']} records read, {stats['tagged']} tagged, "
               f"{stats['rejected']} rejected in {t['wall_s']:.1f} s "
@@ -267,4 +335,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    staging.exit_process(main())

@@ -35,6 +35,17 @@ class TrainingError(RuntimeError):
     """A run that cannot go on: non-finite losses past the limit, a mismatched OUTPUT folder."""
 
 
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _eta(elapsed: float, done: int, left: int) -> str:
+    """`elapsed H:MM:SS, ETA H:MM:SS` from this process's pace so far (steps of every phase alike)."""
+    eta = elapsed / done * left if done else 0.0
+    return f"elapsed {_clock(elapsed)}, ETA {_clock(eta)}"
+
+
 def _log(msg: str, rank: int = 0) -> None:
     if rank == 0:
         print(msg, file=sys.stderr, flush=True)
@@ -265,6 +276,7 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
     fault = set(int(s) for s in cfg["fault_nan_steps"])
     try:
         model.train()
+        run_t0, run_step0 = time.perf_counter(), sched.step  # for the ETA of this process's steps
         while sched.step < cfg["steps"]:
             s = sched.step
             t0 = time.perf_counter()
@@ -308,7 +320,8 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
                         f"or resume from an earlier checkpoint")
             if progress and ((s + 1) % cfg["log_every"] == 0 or s + 1 == cfg["steps"]):
                 _log(f"step {s + 1:>6}/{cfg['steps']} | loss {loss_v:.4f} | lr {lr:.2e} | seq {T} x {B} | "
-                     f"{B * T / dt:,.0f} tok/s | {phase}", rank)
+                     f"{B * T / dt:,.0f} tok/s | {phase} | "
+                     + _eta(time.perf_counter() - run_t0, s + 1 - run_step0, cfg["steps"] - s - 1), rank)
             last = s + 1 == cfg["steps"]
             if last or (s + 1) % cfg["eval_every"] == 0:
                 line = do_eval(s + 1)
