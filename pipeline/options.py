@@ -3,14 +3,17 @@ options passed through verbatim (a later `--runner` wins). Unknown flags are a c
 the pipeline starts, never silently dropped as Beam itself would do.
 
 The local default is Beam's FnApiRunner in multi-processing mode on all cores, named explicitly:
-Beam 2.77's plain DirectRunner first tries to download the Prism binary.
+Beam 2.77's plain DirectRunner first tries to download the Prism binary. The parsed options also
+configure the driver's own FileSystems calls (listing INPUT, staging OUTPUT), and `dry_run` tells a
+job to build and validate its graph on DataflowRunner without running it.
 """
 from __future__ import annotations
 
 import argparse
 
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions,
-                                                  StandardOptions)
+                                                  StandardOptions, TestOptions)
 
 LOCAL_DEFAULT_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing",
                       "--direct_num_workers=0", "--default_sdk_harness_log_level=WARNING"]
@@ -47,7 +50,22 @@ def beam_options(beam_args: list[str], runner: str | None) -> PipelineOptions:
     if chosen.split(".")[-1] not in ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner"):
         # Remote runners: the direct-runner settings do not apply.
         options.view_as(DirectOptions).direct_num_workers = 1
+    # The driver lists INPUT and writes OUTPUT's staging, _SUCCESS and stats.json itself, before
+    # and after the pipeline: those calls must see the same file-system options (--s3_region_name,
+    # --s3_endpoint_url, credentials, GCP project) as the pipeline's workers.
+    FileSystems.set_options(options)
     return options
+
+
+def dry_run(options: PipelineOptions) -> bool:
+    """`--dry_run`: build and validate the job graph without running it. Only DataflowRunner honours
+    Beam's flag (it translates the graph and returns without submitting); any other runner would
+    run the job for real, so that combination is a UsageError."""
+    if not options.view_as(TestOptions).dry_run:
+        return False
+    if runner_name(options) not in ("DataflowRunner", "TestDataflowRunner"):
+        raise UsageError(f"--dry_run is honoured by DataflowRunner only, not {runner_name(options)}")
+    return True
 
 
 def runner_name(options: PipelineOptions) -> str:

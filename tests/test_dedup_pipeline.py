@@ -128,7 +128,8 @@ def _run(rows, config, workers, tmp_path, name):
     return read(out + "/rows*"), read(out + "/events*")
 
 
-@pytest.mark.parametrize("workers,representative,n_base", [(1, "smallest_id", 400), (2, "quality", 5000)])
+@pytest.mark.parametrize("workers,representative,n_base", [(1, "smallest_id", 400), (2, "quality", 5000),
+                                                          (1, "quality", 5000)])
 def test_clusters_match_union_find_on_planted_duplicates_and_chains(tmp_path, workers, representative, n_base):
     corpus = _corpus(n_base)
     config = DedupConfig(threshold=0.8, num_perm=64, representative=representative, line_dedup_min_docs=0)
