@@ -190,3 +190,41 @@ def test_moe_and_document_masking_train(tmp_path, mix, tiny):
     assert res["objective"] > 0
     cfg = json.load(open(tmp_path / "moe" / "config.json"))
     assert cfg["moe_experts"] == 3 and cfg["doc_mask"] is True
+
+
+def test_on_a_terminal_a_progress_bar_shows_loss_speed_phase_and_eta(tmp_path, mix, tiny):
+    import fcntl
+    import pty
+    import struct
+    import termios
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))   # rows, columns
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT, "COLUMNS": "160"}
+    cmd = [c for c in trainer_cmd(mix, str(tmp_path / "out"), tiny, "--steps", "6") if c != "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=secondary)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 4096)
+        except OSError:              # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=120) == 0
+    os.close(primary)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert "6/6" in screen and "tok/s" in screen and "loss " in screen   # the bar, at its end
+    assert "anneal" in screen and "<00:00" in screen                      # phase and tqdm's ETA
+    assert "step      6/6" in screen                                       # step lines still printed
+
+
+def test_without_a_terminal_only_the_step_lines_are_written(tmp_path, mix, tiny):
+    cmd = [c for c in trainer_cmd(mix, str(tmp_path / "out"), tiny, "--steps", "4") if c != "--quiet"]
+    p = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT},
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "step      4/4" in p.stderr and "ETA" in p.stderr
+    assert "\r" not in p.stderr and "it/s" not in p.stderr and "step/s" not in p.stderr

@@ -46,9 +46,42 @@ def _eta(elapsed: float, done: int, left: int) -> str:
     return f"elapsed {_clock(elapsed)}, ETA {_clock(eta)}"
 
 
+_ACTIVE_BARS: list = []
+
+
 def _log(msg: str, rank: int = 0) -> None:
-    if rank == 0:
+    if rank != 0:
+        return
+    if _ACTIVE_BARS:                      # print above the bar instead of through it
+        _ACTIVE_BARS[-1].write(msg, file=sys.stderr)
+    else:
         print(msg, file=sys.stderr, flush=True)
+
+
+class _ProgressBar:
+    """On a terminal (rank 0), a bar of steps with loss, tokens/s, phase and tqdm's ETA; elsewhere
+    nothing (the periodic step lines, which carry an ETA too, are written either way)."""
+
+    def __init__(self, enabled: bool, total: int, initial: int):
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            import shutil
+
+            from tqdm import tqdm
+            width = shutil.get_terminal_size((100, 20)).columns   # COLUMNS, the terminal, else 100
+            self.bar = tqdm(total=total, initial=initial, unit="step", ncols=width, file=sys.stderr)
+            _ACTIVE_BARS.append(self.bar)
+
+    def step(self, loss: float, tok_per_s: float, phase: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"loss {loss:.3f} | {tok_per_s:,.0f} tok/s | {phase}", refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            _ACTIVE_BARS.remove(self.bar)
+            self.bar.close()
+            self.bar = None
 
 
 def _resolve_device(device: str, local_rank: int) -> torch.device:
@@ -273,10 +306,12 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
             dist.barrier()
 
     final = None
+    bar = None
     fault = set(int(s) for s in cfg["fault_nan_steps"])
     try:
         model.train()
         run_t0, run_step0 = time.perf_counter(), sched.step  # for the ETA of this process's steps
+        bar = _ProgressBar(progress and rank == 0, cfg["steps"], sched.step)
         while sched.step < cfg["steps"]:
             s = sched.step
             t0 = time.perf_counter()
@@ -318,6 +353,7 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
                         f"stopping: {nonfinite} steps had a non-finite loss or gradient (limit "
                         f"max_nonfinite_steps={cfg['max_nonfinite_steps']}); lower lr, check the data, "
                         f"or resume from an earlier checkpoint")
+            bar.step(loss_v, B * T / dt, phase)
             if progress and ((s + 1) % cfg["log_every"] == 0 or s + 1 == cfg["steps"]):
                 _log(f"step {s + 1:>6}/{cfg['steps']} | loss {loss_v:.4f} | lr {lr:.2e} | seq {T} x {B} | "
                      f"{B * T / dt:,.0f} tok/s | {phase} | "
@@ -338,6 +374,8 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
                                                   lambda net: do_eval(cfg["steps"], "val_anneal_avg", net), rank)
         return final
     finally:
+        if bar is not None:
+            bar.close()
         if metrics_f is not None:
             metrics_f.close()
         if old_handler is not None:
