@@ -27,6 +27,18 @@ graph, connected components, representatives, line-level dedup counts and decont
   numpy arrays in LINE_SHARDS shards (hash mod shards) and each shard counts documents per line
   with np.unique; the lines seen in more than `line_dedup_min_docs` documents reach the final
   step as a side input (a set of 64-bit ints).
+- Signature lines. With `signature_lines="unrepeated"` the near-duplicate signatures AND the
+  shingle sets of the exact Jaccard check are computed on the text without its repeated lines
+  (`signature_text`: the non-blank lines whose doc_lines hash is not held by more than
+  `line_dedup_min_docs` documents), so shared headers, footers and licence blocks no longer make
+  different documents look alike. The line count runs first; a second DoFn (NearEntries) signs the
+  batches with the repeated hashes as a side input. A document whose text is all repeated lines,
+  or keeps fewer words (char shingles: characters) than one shingle, is signed on its full text.
+  The exact-text and URL keys always use the full text and meta. With `line_dedup_min_docs=0`
+  nothing is counted and the option has no effect. The side input holds only the repeated lines:
+  each is held by more than `line_dedup_min_docs` documents, so there are at most
+  (distinct lines summed over documents) / (line_dedup_min_docs + 1) of them, 8 bytes each, and in
+  practice far fewer (templates, licences, navigation).
 - Decontamination: benchmark items' word n-grams (13 by default) are hashed on the driver
   (`load_benchmarks`) and shipped to the workers with the DoFn; documents sharing one are flagged.
 
@@ -49,6 +61,9 @@ from taggers.minhash import MinHasher, band_keys, fmix64, jaccard, optimal_bands
 
 LINE_SHARE_SIGNAL = "dup_line_share_corpus"
 REPRESENTATIVES = ("smallest_id", "quality")
+# Which lines the near-duplicate signatures (and the exact Jaccard check's shingle sets) see.
+SIGNATURE_LINES = ("all", "unrepeated")
+_BLANK = " \t\x0b\x0c\r"  # the characters doc_lines collapses (with "\n" as the line break)
 _QKEY_WIDTH = 14  # len(f"{x:.12f}") for x in [0, 1]
 # Line hashes are counted in this many shards (hash mod LINE_SHARDS), each a numpy np.unique.
 LINE_SHARDS = 64
@@ -64,6 +79,10 @@ class ComponentsNotConverged(RuntimeError):
 
 @dataclass
 class DedupConfig:
+    """Dedup settings. bands=None with rows=None: bands x rows from the threshold. On the labelled
+    near-duplicate sets (pipeline.bench_dedup_quality) the dev-chosen setting is signature_lines
+    "unrepeated", shingle 3, bands 28 x rows 2, exact_jaccard_check at threshold 0.3; it is not the
+    default because it cost about 2x the dedup CPU of these defaults on the sample corpus."""
     threshold: float = 0.8
     num_perm: int = 128
     shingle: int = 5
@@ -76,12 +95,15 @@ class DedupConfig:
     representative: str = "smallest_id"
     cc_rounds: int = 10
     line_dedup_min_docs: int = 6
+    signature_lines: str = "all"  # "unrepeated": sign the text without its repeated lines
     decontam_ngram: int = 13
     benchmarks: dict = field(default_factory=dict)  # from load_benchmarks
 
     def __post_init__(self):
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"dedup threshold must be in (0, 1), got {self.threshold}")
+        if self.signature_lines not in SIGNATURE_LINES:
+            raise ValueError(f"signature_lines must be one of {SIGNATURE_LINES}, got {self.signature_lines!r}")
         if self.representative not in REPRESENTATIVES:
             raise ValueError(f"representative must be one of {REPRESENTATIVES}, got {self.representative!r}")
         if (self.bands is None) != (self.rows is None):
@@ -103,6 +125,7 @@ class DedupConfig:
                 "exact_jaccard_check": self.exact_jaccard_check,
                 "representative": self.representative, "cc_rounds": self.cc_rounds,
                 "line_dedup_min_docs": self.line_dedup_min_docs,
+                "signature_lines": self.signature_lines,
                 "decontam_ngram": self.decontam_ngram,
                 "benchmarks": {name: b["sha256"] for name, b in sorted(self.benchmarks.items())}}
 
@@ -162,6 +185,36 @@ def doc_lines(text: str) -> tuple[np.ndarray, np.ndarray]:
     keep = ends > starts
     starts, ends = starts[keep], ends[keep]
     return fmix64(poly_ranges64(arr.tobytes(), starts, ends)), ends - starts
+
+
+def unrepeated_text(text: str, repeated: np.ndarray) -> str:
+    """The text's non-blank lines whose doc_lines hash is not in `repeated` (a sorted uint64
+    array), joined by newlines (blank lines dropped)."""
+    lines = [line for line in text.split("\n") if line.strip(_BLANK)]
+    hashes = doc_lines(text)[0]
+    if len(hashes) != len(lines):  # doc_lines and this split must see the same lines
+        raise RuntimeError(f"line split mismatch: {len(lines)} lines, {len(hashes)} line hashes")
+    keep = ~_members(hashes, repeated)
+    return "\n".join(line for line, k in zip(lines, keep) if k)
+
+
+def signature_text(text: str, repeated: np.ndarray, config: DedupConfig) -> str:
+    """What a document's near-duplicate signature and shingle set are computed on: the full text
+    (signature_lines "all"), or the text without its repeated lines ("unrepeated"), unless what is
+    left has fewer words (char shingles: characters) than one shingle; then the full text."""
+    if config.signature_lines == "all" or len(repeated) == 0:
+        return text
+    left = unrepeated_text(text, repeated)
+    size = len(left.split()) if config.shingle_kind == "word" else len(" ".join(left.split()))
+    return left if size >= config.shingle else text
+
+
+def repeated_line_table(texts: list[str], min_docs: int) -> np.ndarray:
+    """Sorted hashes of the lines held by more than `min_docs` of the texts (0: none): the Beam
+    stages' line count (Repeated), in one process."""
+    if not min_docs or not texts:
+        return np.zeros(0, dtype=np.uint64)
+    return _repeated_lines((0, [np.unique(doc_lines(t)[0]) for t in texts]), min_docs)
 
 
 _WORD = re.compile(r"\w+")
@@ -227,37 +280,51 @@ def _strings(value, out: list):
 
 # ---------------------------------------------------------------- Beam steps
 
-class BucketEntries(beam.DoFn):
-    """A batch of rows -> (bucket key, node) for every band, the exact text and the URL;
-    on output `lines`, (shard, array of line hashes) holding each document's distinct lines once,
-    one element per shard and batch; when checking, (node, shingle set) on output `sets`."""
+def _add_entry(entries: dict, key: bytes, node: str):
+    entries.setdefault(zlib.crc32(key) % BUCKET_SHARDS, []).append((key, node))
 
-    def __init__(self, config: DedupConfig):
+
+class BucketEntries(beam.DoFn):
+    """A batch of rows -> (shard, [(bucket key, node)]) for every band (unless `bands` is False:
+    then NearEntries emits them), the exact text and the URL; on output `lines`, (shard, array of
+    line hashes) holding each document's distinct lines once, one element per shard and batch;
+    when checking, (node, shingle set) on output `sets`."""
+
+    def __init__(self, config: DedupConfig, bands: bool = True):
         self.c = config
+        self.bands = bands
 
     def setup(self):
         c = self.c
         self.hasher = MinHasher(c.num_perm, c.seed, c.shingle, c.shingle_kind, c.hash_name)
 
+    def band_entries(self, rows, texts, entries: dict):
+        """Adds every band key of each row (signed on texts[i]) to `entries`; yields the shingle
+        sets (output `sets`) when checking."""
+        c = self.c
+        sig, counts = self.hasher.signatures(texts)
+        keys = band_keys(sig, c.bands, c.rows)
+        for i, r in enumerate(rows):
+            if not counts[i]:
+                continue
+            node = node_key(r, c.representative)
+            for b, k in enumerate(keys[i]):
+                _add_entry(entries, b"b" + b.to_bytes(2, "big") + k, node)
+            if c.exact_jaccard_check:
+                yield beam.pvalue.TaggedOutput("sets", (node, self.hasher.shingle_hashes(texts[i])))
+
     def process(self, rows):
         c = self.c
-        sig, counts = self.hasher.signatures([r["text"] for r in rows])
-        keys = band_keys(sig, c.bands, c.rows)
         lines: list[np.ndarray] = []
         entries: dict[int, list] = {}
-        for i, r in enumerate(rows):
+        if self.bands:
+            yield from self.band_entries(rows, [r["text"] for r in rows], entries)
+        for r in rows:
             node = node_key(r, c.representative)
-            mine = []
-            if counts[i]:
-                mine += [b"b" + b.to_bytes(2, "big") + k for b, k in enumerate(keys[i])]
-                if c.exact_jaccard_check:
-                    yield beam.pvalue.TaggedOutput("sets", (node, self.hasher.shingle_hashes(r["text"])))
-            mine.append(exact_key(r["text"]))
+            _add_entry(entries, exact_key(r["text"]), node)
             url = url_of(r.get("meta"))
             if url:
-                mine.append(b"u" + url.encode("utf-8"))
-            for key in mine:
-                entries.setdefault(zlib.crc32(key) % BUCKET_SHARDS, []).append((key, node))
+                _add_entry(entries, b"u" + url.encode("utf-8"), node)
             if c.line_dedup_min_docs:
                 lines.append(np.unique(doc_lines(r["text"])[0]))
         for shard, pairs in entries.items():
@@ -267,6 +334,30 @@ class BucketEntries(beam.DoFn):
             shard = hs % np.uint64(LINE_SHARDS)
             for s in np.unique(shard):
                 yield beam.pvalue.TaggedOutput("lines", (int(s), hs[shard == s]))
+
+
+class NearEntries(BucketEntries):
+    """signature_lines "unrepeated": a batch of rows -> (shard, [(band key, node)]) with every
+    signature (and shingle set, output `sets`) computed on signature_text, given the repeated lines
+    as a side input (the Repeated stage's arrays, merged and sorted once per worker)."""
+
+    def __init__(self, config: DedupConfig):
+        super().__init__(config)
+        self._repeated = None
+
+    def process(self, rows, repeated_lines):
+        if self._repeated is None:
+            self._repeated = _merged(repeated_lines)
+        entries: dict[int, list] = {}
+        texts = [signature_text(r["text"], self._repeated, self.c) for r in rows]
+        yield from self.band_entries(rows, texts, entries)
+        for shard, pairs in entries.items():
+            yield (shard, pairs)
+
+
+def _merged(repeated_lines) -> np.ndarray:
+    arrays = list(repeated_lines)
+    return np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, np.uint64)
 
 
 def star_edges(keyed):
@@ -409,8 +500,7 @@ class Finish(beam.DoFn):
         row["dup_cluster"] = rep_id
         row["is_dup"] = rep_id != doc_id
         if self._repeated is None:
-            arrays = list(repeated_lines)
-            self._repeated = np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, np.uint64)
+            self._repeated = _merged(repeated_lines)
         hashes, sizes = doc_lines(row["text"])
         total = int(sizes.sum())
         rep_chars = int(sizes[_members(hashes, self._repeated)].sum())
@@ -438,10 +528,25 @@ class Dedup(beam.PTransform):
 
     def expand(self, rows):
         c = self.c
-        entries = (rows
-                   | "DedupBatch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self.batch_size)
-                   | "Buckets" >> beam.ParDo(BucketEntries(c)).with_outputs("lines", "sets", main="entries"))
-        stars = (entries.entries
+        strip = c.signature_lines == "unrepeated" and c.line_dedup_min_docs > 0
+        batches = rows | "DedupBatch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self.batch_size)
+        entries = batches | "Buckets" >> beam.ParDo(BucketEntries(c, bands=not strip)).with_outputs(
+            "lines", "sets", main="entries")
+        if c.line_dedup_min_docs:
+            n = c.line_dedup_min_docs
+            repeated = (entries.lines
+                        | "LineShards" >> beam.GroupByKey()
+                        | "Repeated" >> beam.Map(_repeated_lines, n))
+        else:
+            repeated = rows.pipeline | "NoLines" >> beam.Create([])
+        bucket_entries, sets = entries.entries, entries.sets
+        if strip:  # signatures wait for the line counts: a second pass over the batches
+            near_entries = batches | "NearBuckets" >> beam.ParDo(
+                NearEntries(c), beam.pvalue.AsList(repeated)).with_outputs("sets", main="entries")
+            bucket_entries = ((entries.entries, near_entries.entries)
+                              | "AllBucketEntries" >> beam.Flatten())
+            sets = near_entries.sets
+        stars = (bucket_entries
                  | "GroupBuckets" >> beam.GroupByKey()
                  | "StarEdges" >> beam.FlatMap(star_edges).with_outputs("events", main="edges"))
         near = (stars.edges | "NearOnly" >> beam.Filter(lambda e: e[0] == "near")
@@ -450,10 +555,10 @@ class Dedup(beam.PTransform):
         events = [stars.events]
         if c.exact_jaccard_check:
             firsts = ({"edge": near | "ByFirst" >> beam.Map(lambda e: (e[0], e[1])),
-                       "set": entries.sets}
+                       "set": sets}
                       | "JoinFirst" >> beam.CoGroupByKey()
                       | "CarryFirst" >> beam.FlatMap(_join_first_set))
-            checked = ({"edge": firsts, "set": entries.sets}
+            checked = ({"edge": firsts, "set": sets}
                        | "JoinSecond" >> beam.CoGroupByKey()
                        | "Jaccard" >> beam.ParDo(CheckJaccard(c.threshold)).with_outputs("events", main="edges"))
             near = checked.edges
@@ -468,13 +573,6 @@ class Dedup(beam.PTransform):
                       | "ByRep" >> beam.Map(lambda kv: (kv[1], 1))
                       | "ClusterSize" >> beam.CombinePerKey(sum)
                       | "ClusterEvents" >> beam.Map(lambda kv: ("dup_cluster", kv[1])))
-        if c.line_dedup_min_docs:
-            n = c.line_dedup_min_docs
-            repeated = (entries.lines
-                        | "LineShards" >> beam.GroupByKey()
-                        | "Repeated" >> beam.Map(_repeated_lines, n))
-        else:
-            repeated = rows.pipeline | "NoLines" >> beam.Create([])
         rep = c.representative
         finished = ({"row": rows | "RowById" >> beam.Map(lambda r: (r["id"], r)),
                      "rep": labels | "LabelById" >> beam.Map(lambda kv: (id_of(kv[0], rep), kv[1]))}

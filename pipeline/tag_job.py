@@ -22,7 +22,8 @@ from apache_beam.io.parquetio import WriteToParquet
 import taggers
 from mixtures.shards import sha256_file
 from pipeline import inputs, progress, read_hf, staging
-from pipeline.dedup import LINE_SHARE_SIGNAL, REPRESENTATIVES, Dedup, DedupConfig, load_benchmarks
+from pipeline.dedup import (LINE_SHARE_SIGNAL, REPRESENTATIVES, SIGNATURE_LINES, Dedup, DedupConfig,
+                            load_benchmarks)
 from pipeline.options import StrictParser, UsageError, beam_options, dry_run, runner_name, worker_count
 from pipeline.parse import ParseConfig, parse_record
 from pipeline.read import SUMMARY, ReadFiles
@@ -190,22 +191,31 @@ def parse_args(argv):
     parser.add_argument("--hf-text-field", default="text", help="field holding the text in an INPUT hf: dataset")
     d = DedupConfig.__dataclass_fields__
     parser.add_argument("--dedup-threshold", type=float, default=d["threshold"].default,
-                        help="target Jaccard similarity of near duplicates (sets bands x rows)")
+                        help="Jaccard similarity of near duplicates: the exact check's cut, and without "
+                             "the check (or with it and no DedupConfig bands) it sets bands x rows")
     parser.add_argument("--num-perm", type=int, default=d["num_perm"].default, help="MinHash permutations")
     parser.add_argument("--shingle", type=int, default=d["shingle"].default, help="shingle size (n)")
     parser.add_argument("--shingle-kind", choices=("word", "char"), default="word")
     parser.add_argument("--minhash-hash", choices=("poly", "sha1", "crc32"), default=d["hash_name"].default,
                         help="shingle hash (sha1 = datasketch's default; poly is about 3x faster)")
-    parser.add_argument("--bands", type=int, default=None, help="LSH bands (with --rows; default from threshold)")
+    parser.add_argument("--bands", type=int, default=None,
+                        help="LSH bands (with --rows; default: DedupConfig's when the check is on, "
+                             "else from the threshold)")
     parser.add_argument("--rows", type=int, default=None, help="LSH rows per band (with --bands)")
-    parser.add_argument("--exact-jaccard-check", action="store_true",
-                        help="drop near-duplicate candidate pairs whose exact shingle Jaccard is under the threshold")
+    parser.add_argument("--exact-jaccard-check", action="store_true", default=d["exact_jaccard_check"].default,
+                        help="drop near-duplicate candidate pairs whose exact shingle Jaccard is under the "
+                             f"threshold (default: {'on' if d['exact_jaccard_check'].default else 'off'})")
+    parser.add_argument("--no-exact-jaccard-check", dest="exact_jaccard_check", action="store_false",
+                        help="keep every LSH candidate pair")
     parser.add_argument("--representative", choices=REPRESENTATIVES, default="smallest_id",
                         help="cluster representative: smallest id, or highest quality then smallest id")
     parser.add_argument("--cc-rounds", type=int, default=d["cc_rounds"].default,
                         help="unrolled large-star/small-star rounds of connected components")
     parser.add_argument("--line-dedup-min-docs", type=int, default=d["line_dedup_min_docs"].default,
                         help="a line is repeated when more than this many documents hold it (0: off)")
+    parser.add_argument("--signature-lines", choices=SIGNATURE_LINES, default=d["signature_lines"].default,
+                        help="near-duplicate signatures on all lines, or on the lines not repeated "
+                             "(see --line-dedup-min-docs; a document left without a shingle keeps all)")
     parser.add_argument("--decontaminate", nargs="+", default=[], metavar="FILE",
                         help="benchmark JSONL files; documents sharing a word n-gram with an item are flagged")
     parser.add_argument("--decontam-ngram", type=int, default=d["decontam_ngram"].default)
@@ -219,9 +229,13 @@ def parse_args(argv):
     try:
         args.dedup = DedupConfig(
             threshold=args.dedup_threshold, num_perm=args.num_perm, shingle=args.shingle,
-            shingle_kind=args.shingle_kind, hash_name=args.minhash_hash, bands=args.bands, rows=args.rows, seed=args.seed + 1,
+            shingle_kind=args.shingle_kind, hash_name=args.minhash_hash, seed=args.seed + 1,
+            # --bands/--rows when given; else DedupConfig's, or from the threshold without the check
+            **({"bands": args.bands, "rows": args.rows} if args.bands is not None or args.rows is not None
+               else {} if args.exact_jaccard_check else {"bands": None, "rows": None}),
             exact_jaccard_check=args.exact_jaccard_check, representative=args.representative,
             cc_rounds=args.cc_rounds, line_dedup_min_docs=args.line_dedup_min_docs,
+            signature_lines=args.signature_lines,
             decontam_ngram=args.decontam_ngram,
             benchmarks=load_benchmarks(args.decontaminate, args.decontam_ngram))
     except ValueError as exc:

@@ -12,7 +12,8 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.dedup import (ComponentsNotConverged, ConnectedComponents, Dedup, DedupConfig,
-                            LINE_SHARE_SIGNAL, exact_key, load_benchmarks, node_key)
+                            LINE_SHARE_SIGNAL, exact_key, load_benchmarks, node_key, repeated_line_table,
+                            signature_text, unrepeated_text)
 from taggers.minhash import MinHasher, band_keys
 
 VOCAB = [f"w{i}" for i in range(5000)]
@@ -258,3 +259,64 @@ def test_stats_count_duplicates_by_domain_source_and_benchmark():
     assert d["removed_by_domain"] == {"code": 1, "math": 1} and d["removed_by_source"] == {"a": 1, "b": 1}
     assert d["decontamination"] == {"gsm8k": {"documents": 1, "by_source": {"b": 1}},
                                     "mmlu": {"documents": 2, "by_source": {"a": 1, "b": 1}}}
+
+
+def _header_corpus():
+    """Ten documents under one 12-line header (240 words) with different 40-word bodies, a light
+    edit of the first (a true near duplicate, header included), and two header-only documents."""
+    rng = random.Random(11)
+    words = lambda n: [rng.choice(VOCAB) for _ in range(n)]
+    header = "\n".join(" ".join(words(20)) for _ in range(12))
+    bodies = [words(40) for _ in range(10)]
+    body_text = lambda b: "\n".join(" ".join(b[k:k + 20]) for k in range(0, 40, 20))
+    rows = [_row(f"h{i}", header + "\n" + body_text(b)) for i, b in enumerate(bodies)]
+    edited = list(bodies[0])
+    edited[25] = "edited"
+    rows.append(_row("n0", header.upper() + "\n" + body_text(edited)))  # case differs: same lines
+    rows.append(_row("o1", header))
+    rows.append(_row("o2", header + "\nthe end"))  # 2 words left: fewer than a shingle
+    return rows
+
+
+def test_signature_text_drops_repeated_lines_with_the_line_count_normalisation():
+    texts = [f"Shared  HEADER line\nbody {i} has five words\n\nshared header LINE " for i in range(4)]
+    table = repeated_line_table(texts + ["shared header line"], 3)
+    assert len(table) == 1  # the one normalised line, held by 5 documents
+    on = DedupConfig(signature_lines="unrepeated", shingle=5)
+    assert unrepeated_text(texts[0], table) == "body 0 has five words"
+    assert signature_text(texts[0], table, on) == "body 0 has five words"
+    assert signature_text("shared header line", table, on) == "shared header line"  # nothing left: full text
+    short = "Shared header line\nonly four words here"
+    assert signature_text(short, table, on) == short  # fewer words than a shingle: full text
+    assert signature_text(texts[0], table, DedupConfig(signature_lines="all")) == texts[0]
+    assert repeated_line_table(texts, 4).size == 0 and repeated_line_table(texts, 0).size == 0
+    with pytest.raises(ValueError, match="signature_lines"):
+        DedupConfig(signature_lines="some")
+
+
+def test_unrepeated_signature_lines_split_documents_that_only_share_a_header(tmp_path):
+    rows = _header_corpus()
+    settings = dict(threshold=0.5, num_perm=64, line_dedup_min_docs=6)
+    off, _ = _run(rows, DedupConfig(signature_lines="all", **settings), 1, tmp_path, "all")
+    on, events = _run(rows, DedupConfig(signature_lines="unrepeated", **settings), 1, tmp_path, "unrepeated")
+    got_off = {r["id"]: r["dup_cluster"] for r in off}
+    got_on = {r["id"]: r["dup_cluster"] for r in on}
+    assert len({got_off[f"h{i}"] for i in range(10)}) == 1  # signed on full text: the header chains them
+    assert {got_on[f"h{i}"] for i in range(10)} == {f"h{i}" for i in range(10)}  # bodies differ: no duplicates
+    assert got_on["n0"] == "h0"  # the true near duplicate is still found
+    assert got_on["o2"] == got_on["o1"] == "o1"  # header-only documents: signed on their full text
+    assert got_on["o1"] != got_on["h0"]
+    by_id = {r["id"]: r for r in on}  # line share still counts the header as repeated
+    assert by_id["h1"]["quality_signals"][LINE_SHARE_SIGNAL] > 0.5
+    assert sum(1 for e in events if e[0] == "dup_doc" and e[1]) == 2
+
+
+def test_unrepeated_signature_lines_with_the_exact_check_on_two_workers(tmp_path):
+    rows = _header_corpus()
+    config = DedupConfig(threshold=0.5, num_perm=64, line_dedup_min_docs=6, signature_lines="unrepeated",
+                         exact_jaccard_check=True)
+    out, events = _run(rows, config, 2, tmp_path, "checked")
+    got = {r["id"]: r["dup_cluster"] for r in out}
+    assert got["n0"] == "h0" and got["o2"] == "o1"
+    assert sum(1 for r in out if r["is_dup"]) == 2
+    assert all(e[1] for e in events if e[0] == "dup_pair")  # only the true pairs were candidates
