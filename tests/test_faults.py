@@ -268,7 +268,7 @@ def test_a_full_disk_is_a_clear_error_naming_the_path(tmp_path):
 
 WORKER_TRACEBACK = """Traceback (most recent call last):
   File "apache_beam/runners/common.py", line 1501, in process
-  File "/work/pipeline/mix_job.py", line 320, in process
+  File "pipeline/mix_job.py", line 320, in process
     f.write(payload)
 OSError: [Errno 28] No space left on device: '/data/out.staging-12-34/_tmp/train/general/00000-00000.bin'
  [while running 'WriteShards']
