@@ -5,7 +5,7 @@
 1. Sets (corpus.neardup): web, boilerplate, code and paraphrase sets built from the real sample
    corpus, once from each half of its sources (`split_sources`): "dev" to tune on, "test" to report.
 2. Ours: the dedup stages' own functions without Beam (`our_clusters`: MinHasher signatures,
-   band_keys, the same bucket keys as pipeline.dedup.BucketEntries, pipeline.dedup.star_edges, the
+   band_hashes, the same bucket keys as pipeline.dedup.BucketEntries, pipeline.dedup.star_edges, the
    exact Jaccard check as CheckJaccard does it, exact-text edges, connected components by
    union-find; with signature_lines "unrepeated", signatures and shingle sets on
    pipeline.dedup.signature_text with pipeline.dedup.repeated_line_table of the set). A sweep of
@@ -52,7 +52,7 @@ from sklearn.metrics.cluster import pair_confusion_matrix
 from corpus.neardup import KINDS, build_set, split_sources
 from pipeline.dedup import (SIGNATURE_LINES, DedupConfig, exact_key, repeated_line_table, signature_text,
                             star_edges)
-from taggers.minhash import MinHasher, band_keys, jaccard, optimal_bands, shingles
+from taggers.minhash import MinHasher, band_hashes, jaccard, optimal_bands, shingles
 
 SET_DOMAINS = {"web": ("general", "multilingual"), "boilerplate": ("general", "math", "multilingual"),
                "code": ("code",), "paraphrase": ("general", "math")}
@@ -134,7 +134,8 @@ class OurDedup:
         exact: dict[bytes, list] = {}
         for i, t in zip(self.ids, self.texts):
             exact.setdefault(exact_key(t), []).append(i)
-        self.exact_edges = [e for _, e in _edges(list(exact.items()))]
+        self.exact_edges = [e for _, e in _star_links((np.zeros(0, np.uint64), [],
+                                                              [(k, i) for k, ids in exact.items() for i in ids]))]
 
     def _hasher(self, c: DedupConfig) -> MinHasher:
         return MinHasher(c.num_perm, c.seed, c.shingle, c.shingle_kind, c.hash_name)
@@ -167,13 +168,10 @@ class OurDedup:
             if skey not in self._sig:
                 self._sig[skey] = self._hasher(c).signatures(self.signature_texts(c))
             sig, counts = self._sig[skey]
-            keys = band_keys(sig, c.bands, c.rows)
-            buckets: dict[bytes, list] = {}
-            for k, i in enumerate(self.ids):
-                if counts[k]:
-                    for b, h in enumerate(keys[k]):
-                        buckets.setdefault(b"b" + b.to_bytes(2, "big") + h, []).append(i)
-            self._near[key] = sorted({e for _, e in _edges(list(buckets.items()))})
+            signed = np.flatnonzero(counts)
+            keys = band_hashes(sig[signed], c.bands, c.rows)
+            nodes = [self.ids[k] for k in signed.tolist() for _ in range(c.bands)]
+            self._near[key] = sorted({e for _, e in _star_links((keys.ravel(), nodes, []))})
         return self._near[key]
 
     def jaccards(self, c: DedupConfig, edges) -> list[float]:
@@ -206,10 +204,9 @@ class OurDedup:
         return uf.labels(), info
 
 
-def _edges(buckets: list) -> list:
-    """(kind, (root, node)) links of pipeline.dedup.star_edges over (bucket key, [ids]) buckets."""
-    pairs = [(key, i) for key, members in buckets for i in members]
-    return [e for e in star_edges((0, [pairs])) if isinstance(e, tuple)]
+def _star_links(record: tuple) -> list:
+    """(kind, (root, node)) links of pipeline.dedup.star_edges over one bucket-entries record."""
+    return [e for e in star_edges((0, [record])) if isinstance(e, tuple)]
 
 
 def our_clusters(docs: list[dict], config: DedupConfig) -> tuple[list[int], dict]:

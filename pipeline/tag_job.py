@@ -193,7 +193,8 @@ def parse_args(argv):
     parser.add_argument("--dedup-threshold", type=float, default=d["threshold"].default,
                         help="Jaccard similarity of near duplicates: the exact check's cut, and without "
                              "the check (or with it and no DedupConfig bands) it sets bands x rows")
-    parser.add_argument("--num-perm", type=int, default=d["num_perm"].default, help="MinHash permutations")
+    parser.add_argument("--num-perm", type=int, default=None,
+                        help=f"MinHash permutations (default: {d['num_perm'].default}, or bands x rows if more)")
     parser.add_argument("--shingle", type=int, default=d["shingle"].default, help="shingle size (n)")
     parser.add_argument("--shingle-kind", choices=("word", "char"), default="word")
     parser.add_argument("--minhash-hash", choices=("poly", "sha1", "crc32"), default=d["hash_name"].default,
@@ -228,7 +229,8 @@ def parse_args(argv):
         raise UsageError("--max-chars and --batch-size must be positive, --max-invalid-utf8-frac in [0, 1]")
     try:
         args.dedup = DedupConfig(
-            threshold=args.dedup_threshold, num_perm=args.num_perm, shingle=args.shingle,
+            threshold=args.dedup_threshold, shingle=args.shingle,
+            num_perm=args.num_perm or max(d["num_perm"].default, (args.bands or 0) * (args.rows or 0)),
             shingle_kind=args.shingle_kind, hash_name=args.minhash_hash, seed=args.seed + 1,
             # --bands/--rows when given; else DedupConfig's, or from the threshold without the check
             **({"bands": args.bands, "rows": args.rows} if args.bands is not None or args.rows is not None

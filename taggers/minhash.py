@@ -11,7 +11,8 @@
   bits). Permutation parameters are drawn exactly as datasketch draws them (RandomState(seed)).
 - `to_lean_minhash` exports a row as a `datasketch.LeanMinHash` (datasketch is imported there only).
 - `optimal_bands` picks bands x rows for a Jaccard threshold with datasketch's optimal-parameter
-  search; `band_keys` turns signatures into one hashable key per band.
+  search; `band_keys` turns signatures into one hashable key per band (8-byte blake2b digests),
+  `band_hashes` into one 64-bit key per band for the whole batch at once (what the pipeline uses).
 
 Pure: numpy and the standard library (datasketch only inside the two functions that need it).
 """
@@ -232,6 +233,19 @@ class MinHasher:
         phv += self.b[:, None]
         return np.minimum.reduceat(phv, starts, axis=1).T
 
+    def signatures_and_sets(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """signatures(texts) plus each text's shingle_hashes, from one shingling pass where the
+        hash is "poly" on word shingles (the default), else from a second one."""
+        if self.hash_name == "poly" and self.kind == "word":
+            sets: list = [None] * len(texts)
+            sig = np.full((len(texts), self.num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
+            counts = np.zeros(len(texts), dtype=np.int64)
+            self._poly_signatures(texts, sig, counts, sets)
+            empty = np.zeros(0, dtype=np.uint32)
+            return sig, counts, [empty if x is None else x for x in sets]
+        sig, counts = self.signatures(texts)
+        return sig, counts, [self.shingle_hashes(t) for t in texts]
+
     def signatures(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(signatures uint32 (len(texts), num_perm), shingle counts int64 (len(texts),))."""
         sig = np.full((len(texts), self.num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
@@ -264,18 +278,24 @@ class MinHasher:
         flush()
         return sig, counts
 
-    def _poly_signatures(self, texts, sig, counts):
+    def _poly_signatures(self, texts, sig, counts, sets: list | None = None):
         """Word shingles + "poly": the whole batch's words are joined into one buffer and every
-        shingle hash comes from one prefix-sum pass; giant documents go chunk by chunk."""
+        shingle hash comes from one prefix-sum pass; giant documents go chunk by chunk. With
+        `sets`, sets[i] becomes text i's sorted distinct shingle hashes."""
         n = self.n
         group: list[int] = []
         words_of: list[list[str]] = []
         for i, text in enumerate(texts):
             words = (text.lower() if self.lower else text).split()
             if len(words) > CHUNK_TOKENS:
+                parts = []
                 for part in poly_word_shingles(text, n, self.lower):
                     counts[i] += len(part)
                     self._fold(sig, part, np.full(len(part), i, dtype=np.int64))
+                    if sets is not None:
+                        parts.append(np.unique(part))
+                if sets is not None and parts:
+                    sets[i] = np.unique(np.concatenate(parts))
             elif words:
                 group.append(i)
                 words_of.append(words)
@@ -300,6 +320,10 @@ class MinHasher:
             hv = _poly_segments(buf, w_start[shingle_first], w_end[shingle_last])
             counts[idx] += k
             self._fold(sig, hv, np.repeat(idx, k))
+            if sets is not None:
+                bounds = np.cumsum(k)
+                for j, doc in enumerate(idx.tolist()):
+                    sets[doc] = np.unique(hv[bounds[j] - k[j]:bounds[j]])
         return sig, counts
 
     def _fold(self, sig, hv, owner):
@@ -342,6 +366,19 @@ def optimal_bands(threshold: float, num_perm: int, false_positive_weight: float 
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
     from datasketch.lsh import _optimal_param
     return _optimal_param(threshold, num_perm, false_positive_weight, false_negative_weight)
+
+
+def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(len(sig), bands) uint64 keys: band j of a row hashes its `rows` values and j (fmix64 of a
+    polynomial over them), so equal bands collide and different ones do with probability ~2**-64."""
+    if bands < 1 or rows < 1 or bands * rows > sig.shape[1]:
+        raise ValueError(f"bands x rows = {bands} x {rows} must be positive and fit num_perm = {sig.shape[1]}")
+    vals = sig[:, :bands * rows].astype(np.uint64).reshape(len(sig), bands, rows)
+    h = np.broadcast_to(np.arange(1, bands + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15),
+                        (len(sig), bands)).copy()
+    for r in range(rows):
+        h = fmix64(h * np.uint64(0x100000001B3) + vals[:, :, r])
+    return h
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[list[bytes]]:

@@ -17,6 +17,9 @@ from pipeline.dedup import (ComponentsNotConverged, ConnectedComponents, Dedup, 
 from taggers.minhash import MinHasher, band_keys
 
 VOCAB = [f"w{i}" for i in range(5000)]
+# Plain LSH (bands from the threshold, word 5-grams, full text, no exact check): the setting the
+# union-find expectations below compute without Beam.
+LSH_ONLY = dict(shingle=5, bands=None, rows=None, exact_jaccard_check=False, signature_lines="all")
 
 
 def _options(workers):
@@ -133,7 +136,7 @@ def _run(rows, config, workers, tmp_path, name):
                                                           (1, "quality", 5000)])
 def test_clusters_match_union_find_on_planted_duplicates_and_chains(tmp_path, workers, representative, n_base):
     corpus = _corpus(n_base)
-    config = DedupConfig(threshold=0.8, num_perm=64, representative=representative, line_dedup_min_docs=0)
+    config = DedupConfig(threshold=0.8, num_perm=64, representative=representative, line_dedup_min_docs=0, **LSH_ONLY)
     rep, adj = _expected(corpus, config)
     index = {r["id"]: i for i, r in enumerate(corpus)}
     ends = [_distance(adj, index[f"c{c}-00"], index[f"c{c}-13"]) for c in range(3)]
@@ -161,8 +164,8 @@ def test_exact_jaccard_check_drops_boilerplate_links(tmp_path):
     header = " ".join(rng.choice(VOCAB) for _ in range(200))
     rows = [_row(f"h{i}", header + " " + " ".join(rng.choice(VOCAB) for _ in range(60))) for i in range(6)]
     rows.append(_row("h9", rows[0]["text"] + " tail"))
-    loose = DedupConfig(threshold=0.5, num_perm=64, line_dedup_min_docs=0)
-    strict = DedupConfig(threshold=0.5, num_perm=64, line_dedup_min_docs=0, exact_jaccard_check=True)
+    loose = DedupConfig(threshold=0.5, num_perm=64, line_dedup_min_docs=0, **LSH_ONLY)
+    strict = DedupConfig(threshold=0.5, num_perm=64, line_dedup_min_docs=0, **{**LSH_ONLY, "exact_jaccard_check": True})
     strict.threshold = 0.9
     a, _ = _run(rows, loose, 1, tmp_path, "loose")
     b, ev = _run(rows, strict, 1, tmp_path, "strict")
@@ -213,7 +216,7 @@ def test_line_dedup_share_and_decontamination(tmp_path):
             for i in range(8)]
     rows.append(_row("leak", "Intro.\nQuestion: What is the capital city of the small country that lies "
                      "between France and Spain in Europe today? Answer", source="web"))
-    config = DedupConfig(num_perm=32, line_dedup_min_docs=6, benchmarks=benchmarks)
+    config = DedupConfig(num_perm=32, line_dedup_min_docs=6, benchmarks=benchmarks, **LSH_ONLY)
     out, events = _run(rows, config, 1, tmp_path, "lines")
     by_id = {r["id"]: r for r in out}
     share = by_id["r1"]["quality_signals"][LINE_SHARE_SIGNAL]
@@ -228,7 +231,7 @@ def test_line_dedup_share_and_decontamination(tmp_path):
 
 
 def test_bad_settings_fail_clearly(tmp_path):
-    for kw in ({"threshold": 1.2}, {"representative": "longest"}, {"bands": 4},
+    for kw in ({"threshold": 1.2}, {"representative": "longest"}, {"bands": 4, "rows": None},
                {"bands": 40, "rows": 8}, {"cc_rounds": 0}):
         with pytest.raises(ValueError):
             DedupConfig(**kw)
@@ -296,7 +299,8 @@ def test_signature_text_drops_repeated_lines_with_the_line_count_normalisation()
 
 def test_unrepeated_signature_lines_split_documents_that_only_share_a_header(tmp_path):
     rows = _header_corpus()
-    settings = dict(threshold=0.5, num_perm=64, line_dedup_min_docs=6)
+    settings = dict(threshold=0.5, num_perm=64, line_dedup_min_docs=6, shingle=5, bands=None, rows=None,
+                    exact_jaccard_check=False)
     off, _ = _run(rows, DedupConfig(signature_lines="all", **settings), 1, tmp_path, "all")
     on, events = _run(rows, DedupConfig(signature_lines="unrepeated", **settings), 1, tmp_path, "unrepeated")
     got_off = {r["id"]: r["dup_cluster"] for r in off}
@@ -314,9 +318,20 @@ def test_unrepeated_signature_lines_split_documents_that_only_share_a_header(tmp
 def test_unrepeated_signature_lines_with_the_exact_check_on_two_workers(tmp_path):
     rows = _header_corpus()
     config = DedupConfig(threshold=0.5, num_perm=64, line_dedup_min_docs=6, signature_lines="unrepeated",
-                         exact_jaccard_check=True)
+                         exact_jaccard_check=True, shingle=5, bands=None, rows=None)
     out, events = _run(rows, config, 2, tmp_path, "checked")
     got = {r["id"]: r["dup_cluster"] for r in out}
     assert got["n0"] == "h0" and got["o2"] == "o1"
     assert sum(1 for r in out if r["is_dup"]) == 2
     assert all(e[1] for e in events if e[0] == "dup_pair")  # only the true pairs were candidates
+
+
+def test_the_default_setting_is_the_dev_chosen_one_and_separates_header_sharing_documents(tmp_path):
+    c = DedupConfig()
+    assert (c.signature_lines, c.shingle, c.bands, c.rows, c.num_perm, c.exact_jaccard_check, c.threshold) == \
+        ("unrepeated", 3, 28, 2, 56, True, 0.3)
+    out, events = _run(_header_corpus(), c, 2, tmp_path, "default")
+    got = {r["id"]: r["dup_cluster"] for r in out}
+    assert {got[f"h{i}"] for i in range(10)} == {f"h{i}" for i in range(10)}  # a shared header is no link
+    assert got["n0"] == "h0" and got["o2"] == "o1"
+    assert sum(1 for r in out if r["is_dup"]) == 2

@@ -167,7 +167,8 @@ def _dedup(rows, config, options, out):
 
 def test_dedup_clusters_on_the_portable_runner_match_union_find_and_the_local_runner(job_endpoint, tmp_path):
     corpus = _corpus(5000, seed=7)
-    config = DedupConfig(threshold=0.8, num_perm=64, line_dedup_min_docs=0)
+    config = DedupConfig(threshold=0.8, num_perm=64, line_dedup_min_docs=0, shingle=5, bands=None, rows=None,
+                         exact_jaccard_check=False, signature_lines="all")
     expected, adj = _expected(corpus, config)
     index = {r["id"]: i for i, r in enumerate(corpus)}
     assert len(corpus) >= 5000
