@@ -40,6 +40,7 @@ help: ## list targets, variables and defaults
 	@echo "  make tag            INPUT=data/sample OUTPUT=runs/tag  RUNNER= BEAM_ARGS= FORCE=0"
 	@echo "  make mix            INPUT=runs/tag OUTPUT=runs/mix TOKENS=2000000 QUALITY=0 ABLATIONS=0"
 	@echo "                      WEIGHTS=general=0.5,math=0.25,code=0.17,multilingual=0.08"
+	@echo "                      TOPIC_WEIGHTS= (e.g. math.word_problems=0.4,math.algebra=0.3: shares inside a domain)"
 	@echo "  make train-proxy    MIX=runs/mix OUTPUT=runs/train CONFIG=cpu-demo STEPS=(config's) DEVICE=auto"
 	@echo "                      (CONFIG: a name in trainer/configs/ or a JSON file)"
 	@echo "  make report         RUN=runs/demo OUTPUT=RUN/report  (RUN holds tag/, mix/, train/)"
@@ -68,8 +69,9 @@ mix: TOKENS ?= 2000000
 mix: WEIGHTS ?= general=0.5,math=0.25,code=0.17,multilingual=0.08
 mix: QUALITY ?= 0
 mix: ABLATIONS ?= 0
+mix: TOPIC_WEIGHTS ?=
 mix: $(INSTALLED) ## select a token-budgeted mix from tagged docs, tokenise into shards (+ proxy ablations)
-	$(PY) -m pipeline.mix_job --input "$(INPUT)" --output "$(OUTPUT)" --tokens $(TOKENS) --weights $(WEIGHTS) --quality $(QUALITY) --ablations $(ABLATIONS) --seed $(SEED) $(RUNNER_FLAG) $(FORCE_FLAG) $(MIX_ARGS) $(BEAM_ARGS)
+	$(PY) -m pipeline.mix_job --input "$(INPUT)" --output "$(OUTPUT)" --tokens $(TOKENS) --weights $(WEIGHTS) --topic-weights "$(TOPIC_WEIGHTS)" --quality $(QUALITY) --ablations $(ABLATIONS) --seed $(SEED) $(RUNNER_FLAG) $(FORCE_FLAG) $(MIX_ARGS) $(BEAM_ARGS)
 
 train-proxy: MIX ?= runs/mix
 train-proxy: OUTPUT ?= runs/train

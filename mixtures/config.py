@@ -69,3 +69,45 @@ def parse_boost(spec: str, known) -> dict[str, float]:
             raise MixError(f"anneal boost: factor of {name.strip()!r} is {value}; must be >= 0")
         out[name.strip()] = f
     return out
+
+
+def parse_topic_weights(spec: str | None, topics, domain_of_topic, weights: dict[str, float],
+                        what: str = "TOPIC_WEIGHTS") -> dict[str, dict[str, float]]:
+    """`math.word_problems=0.4,math.algebra=0.3` -> {domain: {topic: share of the domain's quota}}.
+
+    Each topic must be one of `topics` (the taxonomy), named once, with a finite share >= 0; a topic
+    belongs to its home domain (`domain_of_topic`), which must have a positive weight; the shares
+    named for one domain sum to at most 1. Empty -> {} (no topic weights)."""
+    out: dict[str, dict[str, float]] = {}
+    seen = set()
+    for part in [p.strip() for p in (spec or "").split(",") if p.strip()]:
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise MixError(f"{what}: {part!r} is not topic=share")
+        if name not in topics:
+            import difflib
+            near = difflib.get_close_matches(name, list(topics), n=3)
+            hint = f"did you mean {', '.join(near)}? " if near else ""
+            raise MixError(f"{what}: unknown topic {name!r} ({hint}the {len(topics)} topics are listed in "
+                           f"taggers/taxonomy.py)")
+        if name in seen:
+            raise MixError(f"{what}: topic {name!r} given twice")
+        seen.add(name)
+        try:
+            share = float(value)
+        except ValueError:
+            raise MixError(f"{what}: share of {name!r} is not a number: {value!r}") from None
+        if not math.isfinite(share) or share < 0:
+            raise MixError(f"{what}: share of {name!r} is {value}; shares must be finite and >= 0")
+        domain = domain_of_topic(name)
+        if weights.get(domain, 0) <= 0:
+            raise MixError(f"{what}: topic {name!r} belongs to domain {domain!r}, which has no weight in "
+                           f"WEIGHTS ({', '.join(f'{k}={v:g}' for k, v in weights.items())})")
+        out.setdefault(domain, {})[name] = share
+    for domain, shares in out.items():
+        total = sum(shares.values())
+        if total > 1.0 + WEIGHT_TOLERANCE:
+            raise MixError(f"{what}: the {domain} topics' shares sum to {total:.6g}, more than 1 "
+                           f"({', '.join(f'{k}={v:g}' for k, v in shares.items())})")
+    return out

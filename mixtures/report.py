@@ -19,12 +19,33 @@ def summary(manifest: dict) -> str:
         lines.append(f"{d:<14}{v['target']:>8.3f}{v['share']:>8.3f}{100 * (v['share'] - v['target']):>+9.2f}"
                      f"{v['tokens']:>12,}{v['documents']:>8,}{v['epochs']:>8.2f}{v['eligible_tokens']:>12,}"
                      f"{val.get(d, 0):>9,}{ann.get(d, {}).get('tokens', 0):>9,}{fert.get(d, 0):>7.2f}")
+        for t, e in v.get("topics", {}).items():
+            lines.append(f"  {t:<30}{e['target']:>8.3f}{e['share']:>8.3f}{100 * (e['share'] - e['target']):>+9.2f}"
+                         f"{e['tokens']:>12,}{e['documents']:>8,}{e['epochs']:>8.2f}{e['eligible_tokens']:>12,}")
     for note in manifest.get("plan_notes", []) + manifest["anneal"].get("notes", []):
         lines.append(f"note: {note}")
     lines.append("filters (documents removed): " + ", ".join(f"{k} {v:,}" for k, v in manifest["filters"].items()))
+    lines += _filter_details(manifest.get("counts", {}))
     lines.append(f"anneal: {manifest['anneal']['tokens']:,} tokens, quality >= {manifest['anneal']['quality_min']}, "
                  "weights " + ", ".join(f"{d}={w:.3f}" for d, w in manifest["anneal"]["weights"].items()))
     return "\n".join(lines)
+
+
+def _filter_details(counts: dict) -> list[str]:
+    """One line for decontamination, one for repeated-line stripping (when they are recorded)."""
+    out = []
+    dc = counts.get("decontamination")
+    if dc:
+        per = ", ".join(f"{b} {v['documents']:,} docs / {v['bytes']:,} B"
+                        for b, v in sorted(dc["by_benchmark"].items()))
+        out.append(f"decontamination: {dc['action']}" + (f" ({per})" if per else ""))
+    rl = counts.get("repeated_lines")
+    if rl:
+        per = ", ".join(f"{d} {v['lines']:,} lines / {v['bytes']:,} B" for d, v in sorted(rl["by_domain"].items()))
+        out.append(f"repeated lines: {rl['distinct_lines']:,} distinct lines held by more than {rl['min_docs']} "
+                   f"documents stripped ({per or 'none in kept documents'}); {rl['documents_emptied']:,} "
+                   "documents left empty")
+    return out
 
 
 def plots(manifest: dict, folder: str) -> list[str]:

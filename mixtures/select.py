@@ -64,18 +64,15 @@ def n_ranges(pass_tokens: int, shard_tokens: int, n_buckets: int) -> int:
     return int(min(max(1, -(-int(pass_tokens) // max(1, int(shard_tokens)))), n_buckets))
 
 
-def plan_selection(hists: dict, weights: dict, budget: int, max_epochs: float, source_cap: float,
-                   val_tokens: int, anneal_weights: dict, anneal_budget: int, shard_tokens: int,
-                   n_buckets: int) -> dict:
-    """The whole selection plan from histograms {(domain, source): int64[4, n_buckets]} (rows:
-    tokens, documents, anneal-eligible tokens, anneal-eligible documents). Raises MixError (from
-    plan.allocate) when the budget does not fit. JSON-ready: buckets and counts are ints."""
-    from .plan import allocate
+def pools(hists: dict, weights: dict, source_cap: float, val_tokens: int, n_buckets: int) -> dict:
+    """Per domain: each source's cap cut, the validation cut and the pool (eligible) histograms,
+    from histograms {(domain, source): int64[4, n_buckets]} (rows: tokens, documents,
+    anneal-eligible tokens, anneal-eligible documents). The `_train_hist`/`_anneal_hist` arrays
+    are dropped by `pool_cuts` before anything is written."""
     per_domain: dict = {}
     for (domain, source), h in sorted(hists.items()):
         per_domain.setdefault(domain, {})[source] = np.asarray(h, dtype=np.int64)
     domains = {}
-    eligible, anneal_eligible = {}, {}
     for d in weights:
         sources = per_domain.get(d, {})
         total = sum(int(h[TOKENS].sum()) for h in sources.values())
@@ -90,18 +87,47 @@ def plan_selection(hists: dict, weights: dict, budget: int, max_epochs: float, s
             removed["tokens"] += int(h[TOKENS, c:].sum())
         bv = val_cut(capped[TOKENS], val_tokens)
         train_hist, anneal_hist = capped[TOKENS, :bv], capped[ANNEAL_TOKENS, :bv]
-        eligible[d], anneal_eligible[d] = int(train_hist.sum()), int(anneal_hist.sum())
-        domains[d] = {"source_cuts": cuts, "val_cut": int(bv), "eligible_tokens": eligible[d],
-                      "anneal_eligible_tokens": anneal_eligible[d],
+        domains[d] = {"source_cuts": cuts, "val_cut": int(bv), "eligible_tokens": int(train_hist.sum()),
+                      "anneal_eligible_tokens": int(anneal_hist.sum()),
                       "val_tokens": int(capped[TOKENS, bv:].sum()), "val_documents": int(capped[DOCS, bv:].sum()),
                       "source_cap_removed": removed, "_train_hist": train_hist, "_anneal_hist": anneal_hist}
+    return {"n_buckets": n_buckets, "domains": domains}
+
+
+def pool_cuts(pool: dict) -> dict:
+    """What `doc_status` needs of `pools(...)` (JSON-ready: no histograms)."""
+    return {"n_buckets": pool["n_buckets"],
+            "domains": {d: {"source_cuts": v["source_cuts"], "val_cut": v["val_cut"]}
+                        for d, v in pool["domains"].items()}}
+
+
+def plan_selection(hists: dict, weights: dict, budget: int, max_epochs: float, source_cap: float,
+                   val_tokens: int, anneal_weights: dict, anneal_budget: int, shard_tokens: int,
+                   n_buckets: int, topic_weights: dict | None = None, topic_hists: dict | None = None) -> dict:
+    """The whole selection plan from histograms {(domain, source): int64[4, n_buckets]} (rows:
+    tokens, documents, anneal-eligible tokens, anneal-eligible documents). Raises MixError (from
+    plan.allocate) when the budget does not fit. JSON-ready: buckets and counts are ints.
+
+    With `topic_weights` {domain: {topic: share}} and `topic_hists` {(domain, topic): int64[n_buckets]}
+    (the pool tokens of each topic of those domains), a weighted domain's train track holds one
+    prefix plan per topic (mixtures.topics) under `topics`, beside the domain's `ranges`; the
+    anneal and validation tracks stay per domain."""
+    from .plan import allocate
+    topic_weights = topic_weights or {}
+    domains = pools(hists, weights, source_cap, val_tokens, n_buckets)["domains"]
+    eligible = {d: info["eligible_tokens"] for d, info in domains.items()}
+    anneal_eligible = {d: info["anneal_eligible_tokens"] for d, info in domains.items()}
     train = allocate(weights, budget, eligible, max_epochs)
     anneal = allocate(anneal_weights, anneal_budget, anneal_eligible, max_epochs,
                       what="ANNEAL_TOKENS") if anneal_budget > 0 else None
     for d, info in domains.items():
         th, ah = info.pop("_train_hist"), info.pop("_anneal_hist")
-        tp = prefix_plan(th, train["domains"][d]["quota"])
-        tp["ranges"] = n_ranges(min(tp["pass_tokens"], train["domains"][d]["quota"]), shard_tokens, n_buckets)
+        quota = train["domains"][d]["quota"]
+        if d in topic_weights:
+            tp = topic_track(d, topic_weights[d], quota, topic_hists or {}, eligible[d], max_epochs, train)
+        else:
+            tp = prefix_plan(th, quota)
+        tp["ranges"] = n_ranges(min(tp["pass_tokens"], quota), shard_tokens, n_buckets)
         info["train"] = tp
         aq = anneal["domains"][d]["quota"] if anneal else 0
         ap = prefix_plan(ah, aq)
@@ -109,6 +135,23 @@ def plan_selection(hists: dict, weights: dict, budget: int, max_epochs: float, s
         info["anneal"] = ap
         info["val_ranges"] = n_ranges(info["val_tokens"], shard_tokens, n_buckets)
     return {"n_buckets": n_buckets, "domains": domains, "train": train, "anneal": anneal}
+
+
+def topic_track(domain: str, named: dict, quota: int, topic_hists: dict, eligible: int,
+                max_epochs: float, train: dict) -> dict:
+    """A weighted domain's train track: {"pass_tokens", "topics": {topic: prefix plan}}; the topic
+    quotas, targets and notes go into `train` (the domain plan) as well."""
+    from .topics import allocate_topics
+    hists = {t: np.asarray(h, dtype=np.int64) for (d, t), h in sorted(topic_hists.items()) if d == domain}
+    counted = {t: int(h.sum()) for t, h in hists.items()}
+    if sum(counted.values()) != eligible:
+        raise RuntimeError(f"{domain}: the topic histograms hold {sum(counted.values()):,} pool tokens, "
+                           f"the domain's {eligible:,}")
+    alloc = allocate_topics(domain, named, quota, counted, max_epochs)
+    train["domains"][domain]["topics"] = alloc["topics"]
+    train["notes"] += alloc["notes"]
+    return {"pass_tokens": eligible,
+            "topics": {t: prefix_plan(hists[t], v["quota"]) for t, v in alloc["topics"].items()}}
 
 
 def doc_status(plan: dict, domain: str, source: str, bucket: int) -> str:
@@ -119,6 +162,19 @@ def doc_status(plan: dict, domain: str, source: str, bucket: int) -> str:
     if bucket >= info["val_cut"]:
         return "val"
     return "pool"
+
+
+NO_COPIES = {"passes": 0, "cut": -1, "need": 0}
+
+
+def track_of(plan: dict, split: str, domain: str, topic: str) -> tuple[dict, str]:
+    """(prefix plan, topic key) of a pool document in a split: the topic's own plan in a domain
+    with topic weights (train), else the domain's plan with key ""."""
+    track = plan["domains"][domain][split]
+    topics = track.get("topics")
+    if topics is None:
+        return track, ""
+    return topics.get(topic, NO_COPIES), topic
 
 
 def copies(track: dict, bucket: int, in_boundary: bool) -> int:

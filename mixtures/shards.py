@@ -1,5 +1,7 @@
 """The token shard format (DESIGN.md): `<NNNNN>.bin` raw little-endian uint16/uint32 tokens, every
 document `<|bos|> ... <|eos|>`, and `<NNNNN>.idx.npy` with the int64 start offset of each document.
+With topic weights, also `<NNNNN>.topic.npy`: each document's topic as UTF-8 bytes (numpy `S`
+dtype, no pickle), in index order, so realised topic shares are read back from the files.
 Packing to bytes (for any file system) and reading back (local files)."""
 from __future__ import annotations
 
@@ -30,6 +32,23 @@ def pack(docs: list[np.ndarray], dtype: str) -> tuple[bytes, bytes, dict]:
     info = {"tokens": int(len(tokens)), "documents": len(docs), "bytes": len(data),
             "sha256": hashlib.sha256(data).hexdigest()}
     return data, buf.getvalue(), info
+
+
+TOPIC_SUFFIX = ".topic.npy"
+
+
+def pack_topics(topics: list[str]) -> bytes:
+    """The `.topic.npy` sidecar: one topic per document, in the shard's order."""
+    arr = np.array([t.encode("utf-8") for t in topics], dtype=bytes) if topics else np.zeros(0, dtype="S1")
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def read_topics(bin_path: str) -> list[str]:
+    """The topic of each document of a local shard, from its `.topic.npy` sidecar."""
+    arr = np.load(bin_path[:-len(".bin")] + TOPIC_SUFFIX, allow_pickle=False)
+    return [b.decode("utf-8") for b in arr.tolist()]
 
 
 def read_shard(bin_path: str, dtype: str) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,24 @@ sort only each boundary bucket exactly, route every selected document copy to it
 shards per (split, domain, pass, bucket range). The driver numbers the shards in hash order, reads
 them back for the realised shares and writes manifest.json, the summary and plots; staging, rename,
 `_SUCCESS` as every stage.
+
+Filters, each counted in manifest.json `filters` (documents; a document is counted under the first
+that removes it, in this order): `domain_not_in_weights`, `is_dup`, `contaminated` (a
+`contaminated:<benchmark>` entry in `quality_flags`, written by the tag job's `--decontaminate`;
+`--keep-contaminated` keeps them; documents and bytes per benchmark in `counts.decontamination`),
+`quality`, `lang`, `empty_after_line_strip`, then `source_cap` in the plan.
+
+`--strip-repeated-lines`: the lines held by more than N documents of the whole tagged corpus (N =
+the tag run's `line_dedup_min_docs`, or `--repeated-line-min-docs`) are counted in Beam exactly as
+the tag job counts them for `dup_line_share_corpus` (pipeline.dedup's `doc_lines` hashes, distinct
+per document, counted per hash shard) and reach Prepare as a side input; each kept document loses
+them (pipeline.dedup.unrepeated_text) before it is tokenised, so the plan counts what is written.
+Lines and bytes stripped per domain are in `counts.repeated_lines`.
+
+`--topic-weights`: shares of named topics inside their domain's quota (mixtures.topics has the
+rule); a second pass counts pool tokens per (domain, topic) over hash buckets, and selection takes
+the hash-order prefix per (domain, topic). Shards then carry a `.topic.npy` sidecar (mixtures.shards)
+from which the manifest's realised topic shares are read back.
 """
 from __future__ import annotations
 
@@ -32,15 +50,21 @@ from mixtures import config as mcfg
 from mixtures import counts as mcounts
 from mixtures import manifest as mmanifest
 from mixtures import order, report, shards, tokenizer
+from mixtures.config import parse_topic_weights
 from mixtures.plan import allocate
 from mixtures.select import (ANNEAL_DOCS, ANNEAL_TOKENS, DOCS, TOKENS, copies, doc_status, plan_selection,
                              range_of, take_prefix)
+from mixtures.select import pool_cuts, pools, track_of
 from pipeline import inputs, progress, staging
+from pipeline.dedup import LINE_SHARDS, _members, _repeated_lines, doc_lines, unrepeated_text
 from pipeline.options import StrictParser, UsageError, beam_options, dry_run, runner_name, worker_count
-from taggers.taxonomy import DOMAINS
+from taggers.taxonomy import DOMAINS, TOPICS, home_of
 
 COLUMNS = ["id", "text", "source", "lang", "domain", "topic", "quality", "is_dup"]
-FILTERS = ("domain_not_in_weights", "is_dup", "quality", "lang", "source_cap")
+FLAGS = "quality_flags"  # read when every part has it (a `make tag` output does)
+CONTAMINATED = "contaminated:"
+FILTERS = ("domain_not_in_weights", "is_dup", "contaminated", "quality", "lang", "empty_after_line_strip",
+           "source_cap")
 TMP = "_tmp"
 PROGRESS = ("read", "tokenised", "selected", "shards")  # counters logged while running, totals at the end
 
@@ -52,8 +76,11 @@ def _open(path):
                             compression_type="uncompressed")
 
 
-def check_columns(files) -> None:
-    """Every Parquet part must have the columns the planner reads (a clear error otherwise)."""
+def check_columns(files) -> bool:
+    """Every Parquet part must have the columns the planner reads (a clear error otherwise).
+    Returns whether the parts have `quality_flags` (all or none of them: a mix of both is an error);
+    without it the decontamination filter cannot look and the manifest says so."""
+    with_flags = []
     for f in files:
         if f.format != "parquet":
             raise mcfg.MixError(f"{f.path}: not a Parquet part of a tag output")
@@ -63,40 +90,81 @@ def check_columns(files) -> None:
         if missing:
             raise mcfg.MixError(f"{f.path} lacks column(s) {', '.join(missing)} "
                                 f"(a `make tag` output has {', '.join(COLUMNS)}, ...)")
+        with_flags.append(FLAGS in names)
+    if any(with_flags) and not all(with_flags):
+        raise mcfg.MixError(f"{sum(with_flags)} of {len(files)} Parquet parts have column {FLAGS}, the others "
+                            "lack it: the parts come from different tag runs")
+    return bool(with_flags) and all(with_flags)
 
 
-def _keep_mask(table, weights, quality, langs):
+def contaminated_by(flags) -> list[str]:
+    """Benchmark names of a document's `contaminated:<benchmark>` quality flags."""
+    return [f[len(CONTAMINATED):] for f in (flags or ()) if f.startswith(CONTAMINATED)]
+
+
+def line_min_docs(input_path: str, override: int | None) -> tuple[int, str]:
+    """N for --strip-repeated-lines (lines held by more than N documents go) and where it came
+    from: the override, else the tag run's stats.json config.dedup.line_dedup_min_docs."""
+    if override is not None:
+        return override, "--repeated-line-min-docs"
+    path = FileSystems.join(input_path.rstrip("/"), "stats.json")
+    key = "config.dedup.line_dedup_min_docs"
+    try:
+        with _open(path) as f:
+            n = json.loads(f.read().decode("utf-8"))["config"]["dedup"]["line_dedup_min_docs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise mcfg.MixError(f"--strip-repeated-lines reads the tag run's {key} from {path}, which has none: "
+                            "give --repeated-line-min-docs N") from None
+    if not isinstance(n, int) or n < 0:
+        raise mcfg.MixError(f"{path}: {key} is {n!r}, not a count")
+    if n == 0:
+        raise mcfg.MixError(f"--strip-repeated-lines: the tag run had line dedup off ({key} = 0 in {path}); "
+                            "give --repeated-line-min-docs N to strip the lines held by more than N documents")
+    return n, f"INPUT/stats.json {key}"
+
+
+def _keep_mask(table, cfg):
+    weights, quality, langs = cfg["weights"], cfg["quality"], cfg["langs"]
     dom = table.column("domain").to_pylist()
     dup = table.column("is_dup").to_pylist()
     q = table.column("quality").to_pylist()
     lang = table.column("lang").to_pylist()
+    drop_flagged = cfg["input_has_quality_flags"] and not cfg["keep_contaminated"]
+    flags = table.column(FLAGS).to_pylist() if drop_flagged else [None] * len(dom)
     return [weights.get(d, 0) > 0 and not u and (qq or 0.0) >= quality and (langs is None or l in langs)
-            for d, u, qq, l in zip(dom, dup, q, lang)]
+            and not contaminated_by(fl)
+            for d, u, qq, l, fl in zip(dom, dup, q, lang, flags)]
 
 
 def survey(files, cfg) -> dict:
-    """One pyarrow pass in the driver: kept bytes per domain and the tokenizer's sample (the kept
-    documents of lowest hash(seed, id), per domain up to its weight's part of sample_bytes)."""
+    """One pyarrow pass in the driver: kept bytes per domain and per (domain, topic), and the
+    tokenizer's sample (the kept documents of lowest hash(seed, id), per domain up to its weight's
+    part of sample_bytes). Repeated lines are not stripped here (they are counted in the pipeline)."""
     weights, seed = cfg["weights"], cfg["seed"]
     want = {d: max(1, int(cfg["tokenizer_sample_bytes"] * w)) for d, w in weights.items() if w > 0}
     heaps = {d: [] for d in want}  # max-heaps by hash: (-hash, nbytes, text)
     held = {d: 0 for d in want}
     kept_bytes = {d: 0 for d in want}
+    topic_bytes: dict = {}
+    columns = ["id", "text", "domain", "is_dup", "quality", "lang", "topic"]
+    columns += [FLAGS] if cfg["input_has_quality_flags"] else []
     for f in files:
         with _open(f.path) as fh:
             pf = pq.ParquetFile(fh)
-            for batch in pf.iter_batches(batch_size=4096, columns=["id", "text", "domain", "is_dup",
-                                                                       "quality", "lang"]):
-                mask = _keep_mask(batch, weights, cfg["quality"], cfg["langs"])
+            for batch in pf.iter_batches(batch_size=4096, columns=columns):
+                mask = _keep_mask(batch, cfg)
                 ids = batch.column("id").to_pylist()
                 texts = batch.column("text").to_pylist()
                 doms = batch.column("domain").to_pylist()
+                topics = batch.column("topic").to_pylist()
                 idx = [i for i, m in enumerate(mask) if m]
                 hs = order.doc_hashes(seed, [ids[i] for i in idx])
                 for i, h in zip(idx, hs):
                     d, t = doms[i], texts[i] or ""
                     n = len(t.encode("utf-8"))
                     kept_bytes[d] += n
+                    key = (d, topics[i] or "")
+                    topic_bytes[key] = topic_bytes.get(key, 0) + n
                     heap = heaps[d]
                     if held[d] < want[d] or -heap[0][0] > int(h):
                         heapq.heappush(heap, (-int(h), n, t))
@@ -104,7 +172,19 @@ def survey(files, cfg) -> dict:
                         while held[d] - heap[0][1] >= want[d]:
                             held[d] -= heapq.heappop(heap)[1]
     sample = {d: [t for _, _, t in sorted(h, reverse=True)] for d, h in heaps.items()}
-    return {"kept_bytes": kept_bytes, "sample": sample}
+    return {"kept_bytes": kept_bytes, "topic_bytes": topic_bytes, "sample": sample}
+
+
+def check_topics_kept(surveyed, cfg) -> None:
+    """A topic named in --topic-weights must have kept documents in its domain (an error with the
+    numbers now, before the pipeline)."""
+    for d, named in cfg["topic_weights"].items():
+        have = {t: n for (dd, t), n in surveyed["topic_bytes"].items() if dd == d}
+        for t in sorted(named):
+            if not have.get(t):
+                kept = ", ".join(f"{k} {v:,}" for k, v in sorted(have.items())) or "none"
+                raise mcfg.MixError(f"TOPIC_WEIGHTS: {t} has no eligible tokens: no kept {d} document has that "
+                                    f"topic (kept {d} bytes per topic: {kept})")
 
 
 def estimate_check(survey_out, tok, cfg) -> dict:
@@ -142,46 +222,133 @@ def _tokenizer(path):
     return _TOKENIZERS[path]
 
 
+def filter_reason(cfg, domain, is_dup, hits, quality, lang) -> str | None:
+    """The first filter that removes a document (FILTERS order), None when it is kept."""
+    if cfg["weights"].get(domain, 0) <= 0:
+        return "domain_not_in_weights"
+    if is_dup:
+        return "is_dup"
+    if hits and not cfg["keep_contaminated"]:
+        return "contaminated"
+    if (quality or 0.0) < cfg["quality"]:
+        return "quality"
+    if cfg["langs"] is not None and lang not in cfg["langs"]:
+        return "lang"
+    return None
+
+
+def strip_repeated(text: str, repeated: np.ndarray) -> tuple[str, int, int]:
+    """(text without its repeated lines, lines removed, UTF-8 bytes the text lost). A text with no
+    repeated line is returned unchanged; else pipeline.dedup.unrepeated_text (which also drops
+    blank lines, counted in the bytes lost)."""
+    hit = _members(doc_lines(text)[0], repeated)
+    n = int(hit.sum())
+    if not n:
+        return text, 0, 0
+    left = unrepeated_text(text, repeated)
+    return left, n, len(text.encode("utf-8")) - len(left.encode("utf-8"))
+
+
+def _count_removed(removed: dict, reason: str, domain) -> None:
+    r = removed.setdefault(reason, {"documents": 0, "by_domain": {}})
+    r["documents"] += 1
+    r["by_domain"][str(domain)] = r["by_domain"].get(str(domain), 0) + 1
+
+
+def _merged(arrays) -> np.ndarray:
+    arrays = list(arrays)
+    return np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, np.uint64)
+
+
+class LineHashes(beam.DoFn):
+    """A Parquet record batch of texts -> (shard, line hashes): each document's distinct
+    normalised line hashes (pipeline.dedup.doc_lines, as the tag job counts them), one element per
+    hash shard (hash mod LINE_SHARDS) and batch."""
+
+    def process(self, table):
+        lines = [np.unique(doc_lines(t or "")[0]) for t in table.column("text").to_pylist()]
+        if not lines:
+            return
+        hs = np.concatenate(lines)
+        shard = hs % np.uint64(LINE_SHARDS)
+        for k in np.unique(shard):
+            yield int(k), hs[shard == k]
+
+
 @beam.typehints.with_output_types(beam.typehints.Any)
 class Prepare(beam.DoFn):
     """A Parquet record batch -> kept documents with tokens, hash and bucket (main output); counts
-    of every document removed by a filter and of kept tokens (output `stats`); per-(domain, source)
-    token histograms over hash buckets (output `hist`)."""
+    of every document removed by a filter, of contaminated documents per benchmark, of repeated
+    lines stripped per domain and of kept tokens (output `stats`); per-(domain, source) token
+    histograms over hash buckets (output `hist`). With --strip-repeated-lines the repeated line
+    hashes come as a side input and each kept text loses those lines before it is tokenised."""
 
     def __init__(self, cfg, tokenizer_path):
         self.cfg, self.tokenizer_path = cfg, tokenizer_path
+        self.columns = COLUMNS + ([FLAGS] if cfg["input_has_quality_flags"] else [])
+        self._repeated = None
 
     def setup(self):
         self.tok = _tokenizer(self.tokenizer_path)
         self.progress = progress.tracker("mix", PROGRESS, self.cfg.get("progress_every", progress.DEFAULT_EVERY_S))
 
-    def process(self, table):
-        cfg, weights = self.cfg, self.cfg["weights"]
-        self.progress.add("read", table.num_rows)
-        cols = {c: table.column(c).to_pylist() for c in COLUMNS}
-        removed: dict = {}
+    def select(self, cols, n, stats):
+        """Indices of the documents that pass the filters; counts the others and every
+        contaminated document reaching that filter (per benchmark) into `stats`."""
+        flags = cols.get(FLAGS)
         keep = []
-        for i in range(table.num_rows):
+        for i in range(n):
             d = cols["domain"][i]
-            if weights.get(d, 0) <= 0:
-                reason = "domain_not_in_weights"
-            elif cols["is_dup"][i]:
-                reason = "is_dup"
-            elif (cols["quality"][i] or 0.0) < cfg["quality"]:
-                reason = "quality"
-            elif cfg["langs"] is not None and cols["lang"][i] not in cfg["langs"]:
-                reason = "lang"
-            else:
+            hits = contaminated_by(flags[i]) if flags is not None and not cols["is_dup"][i] else []
+            reason = filter_reason(self.cfg, d, cols["is_dup"][i], hits, cols["quality"][i], cols["lang"][i])
+            if hits and reason in (None, "contaminated", "quality", "lang"):
+                nbytes = len((cols["text"][i] or "").encode("utf-8"))
+                for name in hits:
+                    mcounts.add(stats, {"decontamination": {"by_benchmark": {name: {"documents": 1,
+                                                                                    "bytes": nbytes}}}})
+            if reason is None:
                 keep.append(i)
+            else:
+                _count_removed(stats.setdefault("removed", {}), reason, d)
+        return keep
+
+    def strip(self, cols, keep, stats):
+        """(kept indices, their texts) with repeated lines stripped; documents left empty are
+        removed (counted), lines and bytes stripped counted per domain."""
+        out_keep, texts = [], []
+        for i in keep:
+            d = cols["domain"][i]
+            if d not in self.cfg["strip_domains"]:
+                out_keep.append(i)
+                texts.append(cols["text"][i] or "")
                 continue
-            r = removed.setdefault(reason, {"documents": 0, "by_domain": {}})
-            r["documents"] += 1
-            r["by_domain"][str(d)] = r["by_domain"].get(str(d), 0) + 1
+            text, lines, nbytes = strip_repeated(cols["text"][i] or "", self._repeated)
+            if lines:
+                mcounts.add(stats, {"repeated_lines": {"by_domain": {str(d): {
+                    "documents": 1, "lines": lines, "bytes": nbytes}}}})
+            if not text:
+                _count_removed(stats.setdefault("removed", {}), "empty_after_line_strip", d)
+                continue
+            out_keep.append(i)
+            texts.append(text)
+        return out_keep, texts
+
+    def process(self, table, repeated=None):
+        cfg = self.cfg
+        self.progress.add("read", table.num_rows)
+        cols = {c: table.column(c).to_pylist() for c in self.columns}
+        extra: dict = {}
+        keep = self.select(cols, table.num_rows, extra)
+        if repeated is not None:
+            if self._repeated is None:
+                self._repeated = _merged(repeated)
+            keep, texts = self.strip(cols, keep, extra)
+        else:
+            texts = [cols["text"][i] or "" for i in keep]
         if not keep:
-            if removed:
-                yield beam.pvalue.TaggedOutput("stats", {"removed": removed})
+            if extra:
+                yield beam.pvalue.TaggedOutput("stats", extra)
             return
-        texts = [cols["text"][i] or "" for i in keep]
         toks = tokenizer.encode_docs(self.tok, texts, cfg["dtype"])
         self.progress.add("tokenised", len(texts))
         ids = [cols["id"][i] for i in keep]
@@ -192,7 +359,8 @@ class Prepare(beam.DoFn):
             d, s = cols["domain"][i], cols["source"][i] or ""
             q = float(cols["quality"][i] or 0.0)
             n = len(toks[j])
-            rows.append({"domain": d, "topic": cols["topic"][i] or "", "source": s,
+            topic = cols["topic"][i] or ""
+            rows.append({"domain": d, "topic": topic, "source": s,
                          "lang": cols["lang"][i] or "", "quality": q, "tokens": n,
                          "bytes": len(texts[j].encode("utf-8"))})
             h = hists.get((d, s))
@@ -205,11 +373,10 @@ class Prepare(beam.DoFn):
             if anneal_ok:
                 h[ANNEAL_TOKENS, b] += n
                 h[ANNEAL_DOCS, b] += 1
-            yield {"id": ids[j], "domain": d, "source": s, "h": int(hs[j]), "b": b, "n": n,
+            yield {"id": ids[j], "domain": d, "topic": topic, "source": s, "h": int(hs[j]), "b": b, "n": n,
                    "anneal": anneal_ok, "tok": toks[j]}
         stats = mcounts.batch_counts(rows)
-        if removed:
-            stats["removed"] = removed
+        mcounts.add(stats, extra)
         yield beam.pvalue.TaggedOutput("stats", stats)
         for key, h in hists.items():
             yield beam.pvalue.TaggedOutput("hist", (key, h))
@@ -268,32 +435,64 @@ class ToDict(beam.CombineFn):
         return acc
 
 
-def make_plan(_, hists, cfg):
+def make_plan(_, hists, cfg, topic_hists=None):
     """The selection plan from the combined histograms; a budget that does not fit becomes
     {"error": message} for the driver to report."""
     try:
         return plan_selection(hists, cfg["weights"], cfg["tokens"], cfg["max_epochs"], cfg["source_cap"],
                               cfg["val_tokens"], cfg["anneal_weights"], cfg["anneal_tokens"],
-                              cfg["shard_tokens"], cfg["n_buckets"])
+                              cfg["shard_tokens"], cfg["n_buckets"], topic_weights=cfg["topic_weights"],
+                              topic_hists=topic_hists)
     except mcfg.MixError as exc:
         return {"error": str(exc)}
 
 
+def make_pool_cuts(_, hists, cfg):
+    """Source and validation cuts per domain (what doc_status needs) from the combined histograms."""
+    return pool_cuts(pools(hists, cfg["weights"], cfg["source_cap"], cfg["val_tokens"], cfg["n_buckets"]))
+
+
+def topic_entries(doc, cuts, weighted):
+    """((domain, topic), (bucket, tokens)) for each pool document of a domain with topic weights."""
+    if doc["domain"] in weighted and doc_status(cuts, doc["domain"], doc["source"], doc["b"]) == "pool":
+        yield (doc["domain"], doc["topic"]), (doc["b"], doc["n"])
+
+
+class TopicHist(beam.CombineFn):
+    """(bucket, tokens) pairs -> int64 tokens per hash bucket."""
+
+    def __init__(self, n_buckets):
+        self.n_buckets = n_buckets
+
+    def create_accumulator(self):
+        return np.zeros(self.n_buckets, dtype=np.int64)
+
+    def add_input(self, acc, item):
+        acc[item[0]] += item[1]
+        return acc
+
+    def merge_accumulators(self, accs):
+        return sum(accs, np.zeros(self.n_buckets, dtype=np.int64))
+
+    def extract_output(self, acc):
+        return acc
+
+
 def boundary_docs(doc, plan):
-    """(("train"|"anneal", domain), (hash, id, tokens)) for pool documents in a boundary bucket."""
+    """(("train"|"anneal", domain, topic key), (hash, id, tokens)) for pool documents in a
+    boundary bucket (topic key "" unless the domain has topic weights)."""
     if "error" in plan or doc_status(plan, doc["domain"], doc["source"], doc["b"]) != "pool":
         return
-    info = plan["domains"][doc["domain"]]
-    if info["train"]["cut"] == doc["b"]:
-        yield ("train", doc["domain"]), (doc["h"], doc["id"], doc["n"])
-    if doc["anneal"] and info["anneal"]["cut"] == doc["b"]:
-        yield ("anneal", doc["domain"]), (doc["h"], doc["id"], doc["n"])
+    for split, ok in (("train", True), ("anneal", doc["anneal"])):
+        track, tkey = track_of(plan, split, doc["domain"], doc["topic"])
+        if ok and track["cut"] == doc["b"]:
+            yield (split, doc["domain"], tkey), (doc["h"], doc["id"], doc["n"])
 
 
 def boundary_take(kv, plan):
-    (split, domain), docs = kv
-    need = plan["domains"][domain][split]["need"]
-    return (split, domain), frozenset(take_prefix(list(docs), need))
+    (split, domain, tkey), docs = kv
+    need = track_of(plan, split, domain, tkey)[0]["need"]
+    return (split, domain, tkey), frozenset(take_prefix(list(docs), need))
 
 
 @beam.typehints.with_output_types(beam.typehints.Any)
@@ -319,27 +518,28 @@ class Route(beam.DoFn):
                 "documents": 1, "by_domain": {d: 1}}}})
             return
         if status == "val":
-            yield ("val", d, 0, range_of(b, info["val_ranges"], nb)), (doc["h"], doc["tok"])
+            yield ("val", d, 0, range_of(b, info["val_ranges"], nb)), (doc["h"], doc["tok"], doc["topic"])
             return
         selected = False
         tracks = [("train", True)] + [("anneal", doc["anneal"])]
         for split, ok in tracks:
             if not ok:
                 continue
-            t = info[split]
-            k = copies(t, b, doc["id"] in boundary.get((split, d), ()))
+            t, tkey = track_of(plan, split, d, doc["topic"])
+            k = copies(t, b, doc["id"] in boundary.get((split, d, tkey), ()))
             for p in range(k):
                 selected = True
-                yield (split, d, p, range_of(b, t["ranges"], nb)), (doc["h"], doc["tok"])
+                yield (split, d, p, range_of(b, info[split]["ranges"], nb)), (doc["h"], doc["tok"], doc["topic"])
         if selected:
             self.progress.add("selected")
 
 
 class WriteShard(beam.DoFn):
-    """One (split, domain, pass, range) group -> a shard in hash order under _tmp/ (renamed later)."""
+    """One (split, domain, pass, range) group -> a shard in hash order under _tmp/ (renamed later),
+    with its `.topic.npy` sidecar when `topics` (topic weights given)."""
 
-    def __init__(self, out, dtype, progress_every: float = progress.DEFAULT_EVERY_S):
-        self.out, self.dtype, self.progress_every = out, dtype, progress_every
+    def __init__(self, out, dtype, progress_every: float = progress.DEFAULT_EVERY_S, topics: bool = False):
+        self.out, self.dtype, self.progress_every, self.topics = out, dtype, progress_every, topics
 
     def setup(self):
         self.progress = progress.tracker("mix", PROGRESS, self.progress_every)
@@ -347,9 +547,12 @@ class WriteShard(beam.DoFn):
     def process(self, kv):
         (split, domain, p, r), docs = kv
         docs = sorted(docs, key=lambda x: x[0])
-        data, idx, info = shards.pack([t for _, t in docs], self.dtype)
+        data, idx, info = shards.pack([x[1] for x in docs], self.dtype)
         base = FileSystems.join(self.out, TMP, split, domain, f"{p:05d}-{r:05d}")
-        for suffix, payload in ((".bin", data), (".idx.npy", idx)):
+        files = [(".bin", data), (".idx.npy", idx)]
+        if self.topics:
+            files.append((shards.TOPIC_SUFFIX, shards.pack_topics([x[2] for x in docs])))
+        for suffix, payload in files:
             with FileSystems.create(base + suffix) as f:
                 f.write(payload)
         self.progress.add("shards")
@@ -375,14 +578,32 @@ def build(p, files, cfg, out, tokenizer_path, progress_every: float = progress.D
     """Adds the mix pipeline to p; writes shards under out/_tmp and _plan/_stats/_shards json;
     workers log progress every `progress_every` seconds."""
     cfg_b = dict(cfg, progress_every=progress_every)
-    docs = (p | "Files" >> beam.Create([f.path for f in files])
-              | "Read" >> ReadAllFromParquetBatched(columns=COLUMNS)
-              | "Prepare" >> beam.ParDo(Prepare(cfg_b, tokenizer_path)).with_outputs("stats", "hist",
-                                                                                       main="doc"))
+    paths = p | "Files" >> beam.Create([f.path for f in files])
+    prepare = Prepare(cfg_b, tokenizer_path)
+    side, extra_stats = {}, []
+    if cfg["strip_repeated_lines"]:
+        repeated = (paths | "ReadText" >> ReadAllFromParquetBatched(columns=["text"])
+                          | "LineHashes" >> beam.ParDo(LineHashes())
+                          | "LineShards" >> beam.GroupByKey()
+                          | "Repeated" >> beam.Map(_repeated_lines, cfg["strip_repeated_lines"]))
+        side["repeated"] = beam.pvalue.AsList(repeated)
+        extra_stats.append(repeated | "RepeatedCount" >> beam.Map(
+            lambda a: {"repeated_lines": {"distinct_lines": int(len(a))}}))
+    docs = (paths | "Read" >> ReadAllFromParquetBatched(columns=prepare.columns)
+                  | "Prepare" >> beam.ParDo(prepare, **side).with_outputs("stats", "hist", main="doc"))
     hists = (docs.hist | "SumHist" >> beam.CombinePerKey(SumArrays())
                        | "HistDict" >> beam.CombineGlobally(ToDict()))
-    plan = (p | "One" >> beam.Create([None])
-              | "Plan" >> beam.Map(make_plan, hists=beam.pvalue.AsSingleton(hists), cfg=cfg_b))
+    one = p | "One" >> beam.Create([None])
+    topic_side = {}
+    if cfg["topic_weights"]:
+        cuts = one | "PoolCuts" >> beam.Map(make_pool_cuts, hists=beam.pvalue.AsSingleton(hists), cfg=cfg_b)
+        topic_hists = (docs.doc
+                       | "TopicEntries" >> beam.FlatMap(topic_entries, cuts=beam.pvalue.AsSingleton(cuts),
+                                                        weighted=sorted(cfg["topic_weights"]))
+                       | "SumTopicHist" >> beam.CombinePerKey(TopicHist(cfg["n_buckets"]))
+                       | "TopicHistDict" >> beam.CombineGlobally(ToDict()))
+        topic_side["topic_hists"] = beam.pvalue.AsSingleton(topic_hists)
+    plan = one | "Plan" >> beam.Map(make_plan, hists=beam.pvalue.AsSingleton(hists), cfg=cfg_b, **topic_side)
     plan_si = beam.pvalue.AsSingleton(plan)
     boundary = (docs.doc
                 | "Boundary" >> beam.FlatMap(boundary_docs, plan=plan_si)
@@ -393,10 +614,11 @@ def build(p, files, cfg, out, tokenizer_path, progress_every: float = progress.D
         "stats", main="copy")
     written = (routed.copy
                | "GroupShards" >> beam.GroupByKey()
-               | "WriteShards" >> beam.ParDo(WriteShard(out, cfg["dtype"], progress_every)))
+               | "WriteShards" >> beam.ParDo(WriteShard(out, cfg["dtype"], progress_every,
+                                                        topics=bool(cfg["topic_weights"]))))
     (written | "ShardList" >> beam.combiners.ToList()
              | "ShardJson" >> beam.Map(lambda s: _write_json(FileSystems.join(out, "_shards.json"), s)))
-    ((docs.stats, routed.stats) | "AllStats" >> beam.Flatten()
+    ((docs.stats, routed.stats, *extra_stats) | "AllStats" >> beam.Flatten()
                                 | "SumStats" >> beam.CombineGlobally(SumCounts())
                                 | "StatsJson" >> beam.Map(lambda s: _write_json(FileSystems.join(out, "_stats.json"),
                                                                                 s)))
@@ -414,6 +636,20 @@ def parse_args(argv):
     parser.add_argument("--weights", default=mcfg.DEFAULT_WEIGHTS)
     parser.add_argument("--quality", type=float, default=0.0, help="keep documents with quality >= this")
     parser.add_argument("--langs", default="", help="comma-separated languages to keep (default: all)")
+    parser.add_argument("--keep-contaminated", action="store_true",
+                        help="keep documents the tag job flagged contaminated:<benchmark> (default: drop them)")
+    parser.add_argument("--strip-repeated-lines", action="store_true",
+                        help="remove the lines held by more than N documents of the tagged corpus before "
+                             "tokenising (N: the tag run's line_dedup_min_docs)")
+    parser.add_argument("--strip-domains", default="general,multilingual", metavar="DOMAINS",
+                        help="with --strip-repeated-lines: the domains stripped (code is left alone by "
+                             "default: its most repeated lines are syntax such as `}` and `#endif`)")
+    parser.add_argument("--repeated-line-min-docs", type=int, default=None, metavar="N",
+                        help="with --strip-repeated-lines: strip lines held by more than N documents")
+    parser.add_argument("--topic-weights", default="", metavar="SPEC",
+                        help="shares of topics inside their domain's quota, e.g. math.word_problems=0.4,"
+                             "math.algebra=0.3 (the domain's other topics share the rest in proportion "
+                             "to their eligible tokens)")
     parser.add_argument("--max-epochs", type=float, default=4.0, help="repetition cap per domain")
     parser.add_argument("--source-cap", type=float, default=1.0,
                         help="largest share of a domain's kept tokens one source may give (1 = no cap)")
@@ -448,6 +684,10 @@ def parse_args(argv):
         raise UsageError("--vocab-size >= 259, --tokenizer-sample-mb and --shard-tokens > 0")
     if args.tokens <= 0:
         raise UsageError(f"--tokens must be positive, got {args.tokens}")
+    if args.repeated_line_min_docs is not None and not args.strip_repeated_lines:
+        raise UsageError("--repeated-line-min-docs needs --strip-repeated-lines")
+    if args.repeated_line_min_docs is not None and args.repeated_line_min_docs < 1:
+        raise UsageError(f"--repeated-line-min-docs must be >= 1, got {args.repeated_line_min_docs}")
     return args, rest
 
 
@@ -457,7 +697,14 @@ def make_config(args) -> dict:
     anneal_tokens = args.tokens // 10 if args.anneal_tokens is None else args.anneal_tokens
     if anneal_tokens < 0:
         raise mcfg.MixError(f"--anneal-tokens must be >= 0, got {anneal_tokens}")
-    return {"input": args.input, "seed": args.seed, "tokens": args.tokens, "weights": weights,
+    topic_weights = parse_topic_weights(args.topic_weights, TOPICS, home_of, weights)
+    strip_domains = sorted({d.strip() for d in args.strip_domains.split(",") if d.strip()})
+    unknown = [d for d in strip_domains if d not in DOMAINS]
+    if unknown:
+        raise mcfg.MixError(f"--strip-domains: unknown domain(s) {', '.join(unknown)}; known: {', '.join(DOMAINS)}")
+    return {"strip_domains": strip_domains if args.strip_repeated_lines else [],
+            "input": args.input, "seed": args.seed, "tokens": args.tokens, "weights": weights,
+            "topic_weights": topic_weights, "keep_contaminated": args.keep_contaminated,
             "quality": args.quality, "langs": mcfg.parse_langs(args.langs), "max_epochs": args.max_epochs,
             "source_cap": args.source_cap, "val_tokens": args.val_tokens, "anneal_tokens": anneal_tokens,
             "anneal_weights": mcfg.anneal_weights(weights, boost), "anneal_boost": boost,
@@ -502,11 +749,14 @@ def finish(out, cfg, fingerprint, tokenizer_info, est) -> dict:
             rel = os.path.join("shards", split, domain, shards.shard_name(i) + ".bin")
             os.replace(s["tmp"] + ".bin", os.path.join(out, rel))
             os.replace(s["tmp"] + ".idx.npy", os.path.join(out, rel[:-4] + ".idx.npy"))
+            if cfg["topic_weights"]:
+                os.replace(s["tmp"] + shards.TOPIC_SUFFIX, os.path.join(out, rel[:-4] + shards.TOPIC_SUFFIX))
             listed.append({"path": rel, "split": split, "domain": domain, "tokens": s["tokens"],
                            "documents": s["documents"], "bytes": s["bytes"], "sha256": s["sha256"]})
     import shutil
     shutil.rmtree(os.path.join(out, TMP), ignore_errors=True)
     read_back = mmanifest.realised(out, listed, cfg["dtype"])
+    topic_read_back = mmanifest.realised_topics(out, listed, cfg["dtype"]) if cfg["topic_weights"] else None
     removed = stats.get("removed", {})
     filters = {name: removed.get(name, {}).get("documents", 0) for name in FILTERS}
     counts = {"tokens": stats.get("tokens", {}), "documents": stats.get("documents", {}),
@@ -514,6 +764,8 @@ def finish(out, cfg, fingerprint, tokenizer_info, est) -> dict:
                             "lang": mcounts.fertility(stats, "lang") if stats.get("fertility") else {}},
               "filters_by_domain": {k: v.get("by_domain", {}) for k, v in removed.items()},
               "estimated_eligible_tokens": est,
+              "decontamination": decontamination_counts(cfg, stats, removed),
+              "repeated_lines": repeated_line_counts(cfg, stats, removed),
               "selection": {d: {k: v for k, v in info.items() if k != "source_cuts"}
                             for d, info in plan["domains"].items()}}
     config = {k: v for k, v in cfg.items() if k not in ("input",)}
@@ -523,7 +775,32 @@ def finish(out, cfg, fingerprint, tokenizer_info, est) -> dict:
         anneal={"weights": cfg["anneal_weights"], "quality_min": cfg["anneal_quality"],
                 "budget": cfg["anneal_tokens"], "plan": plan["anneal"]},
         val_tokens=cfg["val_tokens"], shards=listed, filters=filters, config=config,
-        versions=_versions(), read_back=read_back, counts=counts)
+        versions=_versions(), read_back=read_back, counts=counts, topic_read_back=topic_read_back)
+
+
+def decontamination_counts(cfg, stats, removed) -> dict:
+    """manifest counts.decontamination: what the filter did and, per benchmark, the flagged
+    documents (and their UTF-8 bytes) that reached it (not duplicates, domain in WEIGHTS)."""
+    if not cfg["input_has_quality_flags"]:
+        action = "not checked: the input has no quality_flags column"
+    else:
+        action = "kept (--keep-contaminated)" if cfg["keep_contaminated"] else "dropped"
+    return {"action": action, "documents_dropped": removed.get("contaminated", {}).get("documents", 0),
+            "by_benchmark": stats.get("decontamination", {}).get("by_benchmark", {})}
+
+
+def repeated_line_counts(cfg, stats, removed) -> dict | None:
+    """manifest counts.repeated_lines (None without --strip-repeated-lines): N, where N came from,
+    how many distinct lines are repeated, and per domain the documents touched, lines and UTF-8
+    bytes stripped; documents left empty are the `empty_after_line_strip` filter."""
+    if not cfg["strip_repeated_lines"]:
+        return None
+    got = stats.get("repeated_lines", {})
+    return {"min_docs": cfg["strip_repeated_lines"], "min_docs_from": cfg["repeated_line_min_docs_from"],
+            "rule": f"lines held by more than {cfg['strip_repeated_lines']} documents of the tagged corpus",
+            "domains": cfg["strip_domains"],
+            "distinct_lines": got.get("distinct_lines", 0), "by_domain": got.get("by_domain", {}),
+            "documents_emptied": removed.get("empty_after_line_strip", {}).get("documents", 0)}
 
 
 def run(argv=None) -> dict | None:
@@ -535,7 +812,9 @@ def run(argv=None) -> dict | None:
     cfg = make_config(args)
     staging.require_success(args.input, "tag")
     files = inputs.expand(FileSystems.join(args.input.rstrip("/"), "docs"))
-    check_columns(files)
+    cfg["input_has_quality_flags"] = check_columns(files)
+    cfg["strip_repeated_lines"], cfg["repeated_line_min_docs_from"] = (
+        line_min_docs(args.input, args.repeated_line_min_docs) if args.strip_repeated_lines else (0, None))
     fingerprint = inputs.fingerprint(files)
     identity = {"stage": "mix", "input_fingerprint": fingerprint, "config": cfg}
     if not is_dry_run and staging.check_previous(args.output, identity, args.force):
@@ -549,6 +828,7 @@ def run(argv=None) -> dict | None:
     if sum(surveyed["kept_bytes"].values()) == 0:
         raise mcfg.MixError(f"no document of {args.input} passes the filters (QUALITY={cfg['quality']}, "
                             f"LANGS={cfg['langs']}, domains {sorted(cfg['weights'])})")
+    check_topics_kept(surveyed, cfg)
     tok = tokenizer.train_tokenizer((t for texts in surveyed["sample"].values() for t in texts),
                                     cfg["vocab_size"])
     est = estimate_check(surveyed, tok, cfg)
