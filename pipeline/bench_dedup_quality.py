@@ -385,6 +385,7 @@ def main(argv=None) -> int:
                "dev_sweep": [{k: v for k, v in r.items() if k != "config"} for r in sweep],
                "test": {}}
     beats_all = True
+    shipped_beats_all = True  # the DedupConfig defaults make tag uses
     for kind in KINDS:
         docs = sets[("test", kind)]
         truth = [d["cluster"] for d in docs]
@@ -401,6 +402,7 @@ def main(argv=None) -> int:
         best = max(base, key=lambda n: (base[n]["f1"], n))
         win = ours["f1"] > base[best]["f1"]
         beats_all &= win
+        shipped_beats_all &= ours_current["f1"] > base[best]["f1"]
         runners_up = {r["name"]: round(pairwise_scores(truth, engine.clusters(r["config"])[0])["f1"], 4)
                       for r in sweep[1:5]}
         results["test"][kind] = {"ours_default": ours, "ours_current_defaults": ours_current,
@@ -443,9 +445,10 @@ def main(argv=None) -> int:
                              "seconds": round(time.time() - t, 2)}
     print(f"(Beam check {time.time() - t:.1f} s)")
     results["beats_best_baseline_on_every_test_set"] = beats_all
+    results["shipped_defaults_beat_best_baseline_on_every_test_set"] = shipped_beats_all
     results["wall_s"] = round(time.time() - t_start, 1)
-    print(f"one default beats the best swept baseline on every test set: {beats_all}; "
-          f"total {results['wall_s']} s")
+    print(f"one default beats the best swept baseline on every test set: the dev-chosen {beats_all}, "
+          f"the shipped DedupConfig defaults {shipped_beats_all}; total {results['wall_s']} s")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
