@@ -82,15 +82,18 @@ class ComponentsNotConverged(RuntimeError):
 class DedupConfig:
     """Dedup settings. bands=None with rows=None: bands x rows from the threshold.
 
-    The defaults are the setting chosen on the dev half of the labelled near-duplicate sets
-    (pipeline.bench_dedup_quality): signatures on the lines not repeated across documents, word
-    3-grams, 28 bands x 2 rows (an LSH threshold near 0.2), then the exact Jaccard check of every
-    candidate pair at 0.3. num_perm is bands x rows: permutations past the bands are never read.
-    The earlier defaults (all lines, 5-grams, bands from threshold 0.8, no check) found almost none
-    of those sets' near duplicates (test F1 0.16 web, 0.48 boilerplate, 0.38 code, 0.0 paraphrase)."""
-    threshold: float = 0.3
+    The defaults come from the labelled near-duplicate sets (pipeline.bench_dedup_quality):
+    signatures on the lines not repeated across documents, word 2-grams, 28 bands x 2 rows (an LSH
+    threshold near 0.2), then the exact Jaccard check of every candidate pair at 0.5. The dev sets
+    score best with the check at 0.3-0.4, but on the real sample that also merged sibling reference
+    entries (GAP's SymmetricGroup and AlternatingGroup pages, median 3-gram Jaccard 0.40 to their
+    representative); 0.5 is the strictest check that still beats the best swept datasketch setting
+    on every set. num_perm is bands x rows: permutations past the bands are never read. The earlier
+    defaults (all lines, 5-grams, bands from threshold 0.8, no check) found almost none of those
+    sets' near duplicates (test F1 0.16 web, 0.48 boilerplate, 0.38 code, 0.0 paraphrase)."""
+    threshold: float = 0.5
     num_perm: int = 56
-    shingle: int = 3
+    shingle: int = 2
     shingle_kind: str = "word"
     bands: int | None = 28
     rows: int | None = 2
@@ -192,26 +195,40 @@ def doc_lines(text: str) -> tuple[np.ndarray, np.ndarray]:
     return fmix64(poly_ranges64(arr.tobytes(), starts, ends)), ends - starts
 
 
-def unrepeated_text(text: str, repeated: np.ndarray) -> str:
+def unrepeated_text(text: str, repeated: np.ndarray, hashes: np.ndarray | None = None) -> str:
     """The text's non-blank lines whose doc_lines hash is not in `repeated` (a sorted uint64
-    array), joined by newlines (blank lines dropped)."""
+    array), joined by newlines (blank lines dropped). `hashes`: the text's doc_lines hashes, when
+    the caller has them."""
     lines = [line for line in text.split("\n") if line.strip(_BLANK)]
-    hashes = doc_lines(text)[0]
+    hashes = doc_lines(text)[0] if hashes is None else hashes
     if len(hashes) != len(lines):  # doc_lines and this split must see the same lines
         raise RuntimeError(f"line split mismatch: {len(lines)} lines, {len(hashes)} line hashes")
     keep = ~_members(hashes, repeated)
     return "\n".join(line for line, k in zip(lines, keep) if k)
 
 
-def signature_text(text: str, repeated: np.ndarray, config: DedupConfig) -> str:
+def signature_text(text: str, repeated: np.ndarray, config: DedupConfig,
+                   hashes: np.ndarray | None = None) -> str:
     """What a document's near-duplicate signature and shingle set are computed on: the full text
     (signature_lines "all"), or the text without its repeated lines ("unrepeated"), unless what is
     left has fewer words (char shingles: characters) than one shingle; then the full text."""
     if config.signature_lines == "all" or len(repeated) == 0:
         return text
-    left = unrepeated_text(text, repeated)
+    left = unrepeated_text(text, repeated, hashes)
     size = len(left.split()) if config.shingle_kind == "word" else len(" ".join(left.split()))
     return left if size >= config.shingle else text
+
+
+def with_line_share(row: dict, hashes: np.ndarray, sizes: np.ndarray, repeated: np.ndarray) -> dict:
+    """A copy of the row whose quality_signals hold LINE_SHARE_SIGNAL: the share of its line
+    characters (doc_lines hashes and sizes) on lines in `repeated`."""
+    total = int(sizes.sum())
+    rep_chars = int(sizes[_members(hashes, repeated)].sum())
+    row = dict(row)
+    signals = dict(row["quality_signals"])
+    signals[LINE_SHARE_SIGNAL] = rep_chars / total if total else 0.0
+    row["quality_signals"] = signals
+    return row
 
 
 def repeated_line_table(texts: list[str], min_docs: int) -> np.ndarray:
@@ -323,11 +340,12 @@ class BucketEntries(beam.DoFn):
     every band entry (unless `bands` is False: then NearEntries emits them), the exact text's and
     the URL's; on output `lines`, (shard, array of line hashes) holding each document's distinct
     lines once, one element per shard and batch; when checking, (node, shingle set) on output
-    `sets`."""
+    `sets`; without bands, the batch as [(row, line hashes, line sizes)] on output `lined` (for
+    NearEntries, so no line is split and hashed twice)."""
 
     def __init__(self, config: DedupConfig, bands: bool = True):
         self.c = config
-        self.bands = bands
+        self.bands = bands  # False: NearEntries signs the batch later, from output `lined`
 
     def setup(self):
         c = self.c
@@ -355,6 +373,7 @@ class BucketEntries(beam.DoFn):
         entries: dict[int, tuple] = {}
         if self.bands:
             yield from self.band_entries(rows, [r["text"] for r in rows], entries)
+        lined = []
         for r in rows:
             node = node_key(r, c.representative)
             _add_entry(entries, exact_key(r["text"]), node)
@@ -362,7 +381,12 @@ class BucketEntries(beam.DoFn):
             if url:
                 _add_entry(entries, b"u" + url.encode("utf-8"), node)
             if c.line_dedup_min_docs:
-                lines.append(np.unique(doc_lines(r["text"])[0]))
+                hashes, sizes = doc_lines(r["text"])
+                lines.append(np.unique(hashes))
+                if not self.bands:
+                    lined.append((r, hashes, sizes))
+        if lined:
+            yield beam.pvalue.TaggedOutput("lined", lined)
         yield from _emit_records(entries)
         if lines:
             hs = np.concatenate(lines)
@@ -372,19 +396,24 @@ class BucketEntries(beam.DoFn):
 
 
 class NearEntries(BucketEntries):
-    """signature_lines "unrepeated": a batch of rows -> (shard, (band keys, nodes, [])) with every
-    signature (and shingle set, output `sets`) computed on signature_text, given the repeated lines
-    as a side input (the Repeated stage's arrays, merged and sorted once per worker)."""
+    """signature_lines "unrepeated": a batch of (row, line hashes, line sizes) -> (shard, (band
+    keys, nodes, [])) with every signature (and shingle set, output `sets`) computed on
+    signature_text, given the repeated lines as a side input (the Repeated stage's arrays, merged
+    and sorted once per worker); on output `rows`, (id, row with its line share) for Finish."""
 
     def __init__(self, config: DedupConfig):
         super().__init__(config)
         self._repeated = None
 
-    def process(self, rows, repeated_lines):
+    def process(self, lined, repeated_lines):
         if self._repeated is None:
             self._repeated = _merged(repeated_lines)
         entries: dict[int, tuple] = {}
-        texts = [signature_text(r["text"], self._repeated, self.c) for r in rows]
+        rows, texts = [], []
+        for r, hashes, sizes in lined:
+            yield beam.pvalue.TaggedOutput("rows", (r["id"], with_line_share(r, hashes, sizes, self._repeated)))
+            rows.append(r)
+            texts.append(signature_text(r["text"], self._repeated, self.c, hashes))
         yield from self.band_entries(rows, texts, entries)
         yield from _emit_records(entries)
 
@@ -526,11 +555,13 @@ def _labels(keyed, rounds):
 
 
 class Finish(beam.DoFn):
-    """(id, {"row": [row], "rep": [rep node]}) -> the row with dup columns, line share and
-    contamination flags; a stats event per row on output `events`."""
+    """(id, {"row": [row], "rep": [rep node]}) -> the row with dup columns, line share (unless
+    `shares_given`: NearEntries set it) and contamination flags; a stats event per row on output
+    `events`."""
 
-    def __init__(self, config: DedupConfig):
+    def __init__(self, config: DedupConfig, shares_given: bool = False):
         self.c = config
+        self.shares_given = shares_given
         self.names = sorted(config.benchmarks)
         self.tables = [config.benchmarks[n]["hashes"] for n in self.names]
         self._repeated = None
@@ -542,18 +573,15 @@ class Finish(beam.DoFn):
         reps = list(groups["rep"])
         if len(rows) != 1 or len(reps) > 1:
             raise RuntimeError(f"dedup join of id {doc_id!r} found {len(rows)} rows and {len(reps)} labels")
-        row = dict(rows[0])
+        if self.shares_given:
+            row = dict(rows[0])
+        else:
+            if self._repeated is None:
+                self._repeated = _merged(repeated_lines)
+            row = with_line_share(rows[0], *doc_lines(rows[0]["text"]), self._repeated)
         rep_id = id_of(reps[0], c.representative) if reps else doc_id
         row["dup_cluster"] = rep_id
         row["is_dup"] = rep_id != doc_id
-        if self._repeated is None:
-            self._repeated = _merged(repeated_lines)
-        hashes, sizes = doc_lines(row["text"])
-        total = int(sizes.sum())
-        rep_chars = int(sizes[_members(hashes, self._repeated)].sum())
-        signals = dict(row["quality_signals"])
-        signals[LINE_SHARE_SIGNAL] = rep_chars / total if total else 0.0
-        row["quality_signals"] = signals
         hit = []
         if self.names:
             grams = ngram_hashes(row["text"], c.decontam_ngram)
@@ -561,7 +589,8 @@ class Finish(beam.DoFn):
             if hit:
                 row["quality_flags"] = list(row["quality_flags"]) + [f"contaminated:{n}" for n in hit]
         yield beam.pvalue.TaggedOutput("events", ("dup_doc", row["is_dup"], bool(reps), row["domain"],
-                                                  row["source"], rep_chars > 0, tuple(hit)))
+                                                  row["source"], row["quality_signals"][LINE_SHARE_SIGNAL] > 0,
+                                                  tuple(hit)))
         yield row
 
 
@@ -578,7 +607,7 @@ class Dedup(beam.PTransform):
         strip = c.signature_lines == "unrepeated" and c.line_dedup_min_docs > 0
         batches = rows | "DedupBatch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self.batch_size)
         entries = batches | "Buckets" >> beam.ParDo(BucketEntries(c, bands=not strip)).with_outputs(
-            "lines", "sets", main="entries")
+            "lines", "sets", "lined", main="entries")
         if c.line_dedup_min_docs:
             n = c.line_dedup_min_docs
             repeated = (entries.lines
@@ -587,12 +616,14 @@ class Dedup(beam.PTransform):
         else:
             repeated = rows.pipeline | "NoLines" >> beam.Create([])
         bucket_entries, sets = entries.entries, entries.sets
+        keyed_rows = None
         if strip:  # signatures wait for the line counts: a second pass over the batches
-            near_entries = batches | "NearBuckets" >> beam.ParDo(
-                NearEntries(c), beam.pvalue.AsList(repeated)).with_outputs("sets", main="entries")
+            near_entries = entries.lined | "NearBuckets" >> beam.ParDo(
+                NearEntries(c), beam.pvalue.AsList(repeated)).with_outputs("sets", "rows", main="entries")
             bucket_entries = ((entries.entries, near_entries.entries)
                               | "AllBucketEntries" >> beam.Flatten())
             sets = near_entries.sets
+            keyed_rows = near_entries.rows
         stars = (bucket_entries
                  | "GroupBuckets" >> beam.GroupByKey()
                  | "StarEdges" >> beam.FlatMap(star_edges).with_outputs("events", main="edges"))
@@ -621,10 +652,12 @@ class Dedup(beam.PTransform):
                       | "ClusterSize" >> beam.CombinePerKey(sum)
                       | "ClusterEvents" >> beam.Map(lambda kv: ("dup_cluster", kv[1])))
         rep = c.representative
-        finished = ({"row": rows | "RowById" >> beam.Map(lambda r: (r["id"], r)),
+        if keyed_rows is None:
+            keyed_rows = rows | "RowById" >> beam.Map(lambda r: (r["id"], r))
+        finished = ({"row": keyed_rows,
                      "rep": labels | "LabelById" >> beam.Map(lambda kv: (id_of(kv[0], rep), kv[1]))}
                     | "JoinLabels" >> beam.CoGroupByKey()
-                    | "Finish" >> beam.ParDo(Finish(c), beam.pvalue.AsList(repeated))
+                    | "Finish" >> beam.ParDo(Finish(c, shares_given=strip), beam.pvalue.AsList(repeated))
                     .with_outputs("events", main="rows"))
         events.append(finished.events)
         return finished.rows, tuple(events) | "DedupEvents" >> beam.Flatten()
