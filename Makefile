@@ -107,6 +107,7 @@ bench: $(INSTALLED) ## throughput of the tag job and of the taggers alone on the
 	@test -f runs/bench/tag-kept/_SUCCESS || $(PY) -m pipeline.tag_job --input data/sample --output runs/bench/tag-kept
 	$(PY) -m pipeline.bench_dedup --tagged runs/bench/tag-kept
 	$(PY) -m pipeline.bench_dedup_quality --sample data/sample --out runs/bench/dedup-quality
+	$(PY) -m pipeline.bench_memory --sample data/sample --copies 4 --out runs/bench/memory
 	$(PY) -m trainer.bench
 
 train-taggers: SAMPLE ?= data/sample

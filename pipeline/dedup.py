@@ -11,8 +11,8 @@ graph, connected components, representatives, line-level dedup counts and decont
   (document, band) was an element), band keys travelling as one numpy array per shard and batch
   and grouped inside the shard by sorting; every member is linked to the bucket's smallest member
   (a star, never all pairs), so a bucket of k documents gives k - 1 edges.
-- Optional exact Jaccard check of the near (band) edges: two joins bring both endpoints' shingle
-  sets together; edges under the threshold are dropped (counted).
+- Optional exact Jaccard check of the near (band) edges: one join brings each endpoint's shingle
+  set to its edges and a group by edge pairs them; edges under the threshold are dropped (counted).
 - Connected components: the large-star / small-star algorithm (Kiveris et al., SoCC 2014),
   unrolled `cc_rounds` times inside the one pipeline (Beam has no loops; one pipeline per round
   would pay job start-up and a full materialisation per round, and the graph only holds the
@@ -470,27 +470,37 @@ def _repeated_lines(keyed, n: int) -> np.ndarray:
     return hashes[docs > n]
 
 
-def _join_first_set(keyed):
+def _edge_ends(edge):
+    """A candidate edge (u, v), keyed by each of its two ends."""
+    yield (edge[0], edge)
+    yield (edge[1], edge)
+
+
+def _set_per_edge(keyed):
+    """(node, {"edge": edges at the node, "set": [its shingle set]}) -> (edge, (node, set)) for
+    every edge (a node without a set sends nothing: its edges then fail the check)."""
     node, groups = keyed
     sets = list(groups["set"])
     if not sets:
         return
-    for other in groups["edge"]:
-        yield (other, (node, sets[0]))
+    for edge in groups["edge"]:
+        yield (edge, (node, sets[0]))
 
 
 class CheckJaccard(beam.DoFn):
+    """(edge, [(node, shingle set) of its ends]) -> the edge when the exact Jaccard of the two
+    sets reaches the threshold; a ("dup_pair", kept) event per edge on output `events`."""
+
     def __init__(self, threshold):
         self.threshold = threshold
 
     def process(self, keyed):
-        node, groups = keyed
-        sets = list(groups["set"])
-        for other, other_set in groups["edge"]:
-            ok = bool(sets) and jaccard(sets[0], other_set) >= self.threshold
-            yield beam.pvalue.TaggedOutput("events", ("dup_pair", ok))
-            if ok:
-                yield (other, node) if other < node else (node, other)
+        edge, ends = keyed
+        sets = dict(ends)
+        ok = len(sets) == 2 and jaccard(sets[edge[0]], sets[edge[1]]) >= self.threshold
+        yield beam.pvalue.TaggedOutput("events", ("dup_pair", ok))
+        if ok:
+            yield edge
 
 
 def _both_ways(edge):
@@ -632,12 +642,11 @@ class Dedup(beam.PTransform):
                             | "DistinctNear" >> beam.Distinct())
         events = [stars.events]
         if c.exact_jaccard_check:
-            firsts = ({"edge": near | "ByFirst" >> beam.Map(lambda e: (e[0], e[1])),
-                       "set": sets}
-                      | "JoinFirst" >> beam.CoGroupByKey()
-                      | "CarryFirst" >> beam.FlatMap(_join_first_set))
-            checked = ({"edge": firsts, "set": sets}
-                       | "JoinSecond" >> beam.CoGroupByKey()
+            # one join brings each end's shingle set to its edges, a group by edge pairs them up
+            checked = ({"edge": near | "EdgeEnds" >> beam.FlatMap(_edge_ends), "set": sets}
+                       | "JoinSets" >> beam.CoGroupByKey()
+                       | "SetPerEdge" >> beam.FlatMap(_set_per_edge)
+                       | "GroupByEdge" >> beam.GroupByKey()
                        | "Jaccard" >> beam.ParDo(CheckJaccard(c.threshold)).with_outputs("events", main="edges"))
             near = checked.edges
             events.append(checked.events)
