@@ -276,6 +276,7 @@ def mix(run: Run, num: Numbers, images) -> str:
            '<div class="figs">', _img(images, "shares", "target against realised shares"),
            _img(images, "epochs", "epochs per domain"), "</div>"]
     out.append(_table(["filter", "documents removed"], [[escape(k), num(m, ["filters", k])] for k in man["filters"]]))
+    out += _stripped_lines(man, num, m) + _topic_shares(man, num, m)
     ann = man["anneal"]
     out.append(_table(["anneal domain", "weight", "tokens"],
                       [[escape(d), num(m, ["anneal", "weights", d], ".3f"),
@@ -286,6 +287,34 @@ def mix(run: Run, num: Numbers, images) -> str:
     for note in man.get("plan_notes", []) + ann.get("notes", []):
         out.append(_p(f"note: {note}", "note"))
     return "".join(out)
+
+
+def _stripped_lines(man: dict, num: Numbers, m: str) -> list[str]:
+    """The repeated-line stripping of `make mix --strip-repeated-lines`, per domain (none: nothing)."""
+    rl = (man.get("counts") or {}).get("repeated_lines")
+    if not rl:
+        return []
+    at = ["counts", "repeated_lines"]
+    rows = [[escape(d), num(m, at + ["by_domain", d, "documents"]), num(m, at + ["by_domain", d, "lines"]),
+             num(m, at + ["by_domain", d, "bytes"])] for d in sorted(rl["by_domain"])]
+    return [f"<p>Repeated lines stripped before tokenising ({escape(rl['rule'])}; domains "
+            f"{escape(', '.join(rl['domains']))}): {num(m, at + ['distinct_lines'])} distinct lines, "
+            f"{num(m, at + ['documents_emptied'])} documents left empty.</p>",
+            _table(["domain", "documents stripped", "lines", "bytes"], rows)]
+
+
+def _topic_shares(man: dict, num: Numbers, m: str) -> list[str]:
+    """Topic targets against realised shares inside the domains given TOPIC_WEIGHTS."""
+    rows = []
+    for d, v in man["domains"].items():
+        for t in v.get("topics") or {}:
+            at = ["domains", d, "topics", t]
+            rows.append([escape(d), escape(t), "named" if v["topics"][t]["named"] else "rest",
+                         num(m, at + ["target"], ".3f"), num(m, at + ["share"], ".4f"), num(m, at + ["tokens"])])
+    if not rows:
+        return []
+    return [_p("Topic shares inside their domain (TOPIC_WEIGHTS), read back from the shards' topic sidecars."),
+            _table(["domain", "topic", "weight", "target", "realised share", "tokens"], rows)]
 
 
 def fertility(run: Run, num: Numbers, images) -> str:

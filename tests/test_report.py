@@ -280,3 +280,26 @@ def test_every_text_is_escaped(run_dir, tmp_path):
     page = report_html.page(load_run(root), {}, model_threshold=0.5, removed_shares={})
     assert "<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
     assert not re.search(r"https?://", page)
+
+
+def test_the_mix_section_shows_stripped_lines_and_topic_shares_from_the_manifest():
+    man = {"counts": {"repeated_lines": {"rule": "lines held by more than 6 documents of the tagged corpus",
+                                         "domains": ["general", "multilingual"], "distinct_lines": 1234,
+                                         "documents_emptied": 7,
+                                         "by_domain": {"general": {"documents": 55, "lines": 321, "bytes": 9876}}}},
+           "domains": {"math": {"topics": {"math.algebra": {"named": True, "target": 0.4, "share": 0.4012,
+                                                             "tokens": 40120},
+                                            "math.geometry": {"named": False, "target": 0.6, "share": 0.5988,
+                                                              "tokens": 59880}}},
+                       "code": {}}}
+    num = report_html.Numbers({"mix/manifest.json": man})
+    page = "".join(report_html._stripped_lines(man, num, "mix/manifest.json")
+                   + report_html._topic_shares(man, num, "mix/manifest.json"))
+    from html import unescape
+    values = {unescape(k): unescape(v) for k, v in re.findall(r'data-key="([^"]+)" data-value="([^"]+)"', page)}
+    assert values['["counts", "repeated_lines", "by_domain", "general", "bytes"]'] == "9876"
+    assert values['["counts", "repeated_lines", "distinct_lines"]'] == "1234"
+    assert values['["domains", "math", "topics", "math.algebra", "share"]'] == "0.4012"
+    assert "general, multilingual" in page and "&lt;span" not in page
+    assert report_html._stripped_lines({"counts": {}}, num, "mix/manifest.json") == []
+    assert report_html._topic_shares({"domains": {"code": {}}}, num, "mix/manifest.json") == []
