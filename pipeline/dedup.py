@@ -7,12 +7,14 @@ graph, connected components, representatives, line-level dedup counts and decont
 - Buckets. Each document emits one key per LSH band (taggers.minhash.band_hashes: 64 bits of the
   band's values and index), one for the hash of its whitespace-collapsed text and one for its
   `meta.url` if present. Entries are grouped by a GroupByKey on a shard of the bucket key (band
-  keys mod BUCKET_SHARDS, crc32 of the others; per-element overhead dominated when every
+  keys mod `shards`, crc32 of the others; per-element overhead dominated when every
   (document, band) was an element), band keys travelling as one numpy array per shard and batch
   and grouped inside the shard by sorting; every member is linked to the bucket's smallest member
   (a star, never all pairs), so a bucket of k documents gives k - 1 edges.
-- Optional exact Jaccard check of the near (band) edges: one join brings each endpoint's shingle
-  set to its edges and a group by edge pairs them; edges under the threshold are dropped (counted).
+- Optional exact Jaccard check of the near (band) edges: shingle sets travel as lists per shard of
+  the node (`shards`) and batch, one join brings each edge end to its node's shard, where the
+  end's set is attached, and a group by edge pairs them; edges under the threshold are dropped
+  (counted).
 - Connected components: the large-star / small-star algorithm (Kiveris et al., SoCC 2014),
   unrolled `cc_rounds` times inside the one pipeline (Beam has no loops; one pipeline per round
   would pay job start-up and a full materialisation per round, and the graph only holds the
@@ -68,9 +70,8 @@ _BLANK = " \t\x0b\x0c\r"  # the characters doc_lines collapses (with "\n" as the
 _QKEY_WIDTH = 14  # len(f"{x:.12f}") for x in [0, 1]
 # Line hashes are counted in this many shards (hash mod LINE_SHARDS), each a numpy np.unique.
 LINE_SHARDS = 64
-# Bucket entries travel in this many shards (crc32 of the bucket key mod BUCKET_SHARDS), one list
-# per shard and batch, so Beam moves a few thousand elements instead of one per (document, band).
-BUCKET_SHARDS = 64
+# Bucket entries and shingle sets travel in DedupConfig.shards shards, one list per shard and
+# batch, so Beam moves a few thousand elements instead of one per (document, band) or document.
 _KINDS = {98: "near", 120: "exact", 117: "url"}
 
 
@@ -102,6 +103,9 @@ class DedupConfig:
     exact_jaccard_check: bool = True
     representative: str = "smallest_id"
     cc_rounds: int = 10
+    # Each shard's group holds 1/shards of the band entries (~250 B a document) and of the shingle
+    # sets (~8 B a word): raise it with the corpus, e.g. 4,096 for a billion documents.
+    shards: int = 64
     line_dedup_min_docs: int = 6
     signature_lines: str = "unrepeated"  # "all": sign the full text
     decontam_ngram: int = 13
@@ -121,8 +125,8 @@ class DedupConfig:
         if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
             raise ValueError(f"bands x rows ({self.bands} x {self.rows}) must be positive and at most "
                              f"num_perm ({self.num_perm})")
-        if self.cc_rounds < 1 or self.line_dedup_min_docs < 0 or self.decontam_ngram < 1:
-            raise ValueError("cc_rounds and decontam_ngram must be >= 1, line_dedup_min_docs >= 0")
+        if self.cc_rounds < 1 or self.line_dedup_min_docs < 0 or self.decontam_ngram < 1 or self.shards < 1:
+            raise ValueError("cc_rounds, shards and decontam_ngram must be >= 1, line_dedup_min_docs >= 0")
         MinHasher(self.num_perm, self.seed, self.shingle, self.shingle_kind, self.hash_name)  # validates
 
     def describe(self) -> dict:
@@ -132,7 +136,7 @@ class DedupConfig:
                 "seed": self.seed, "hash": self.hash_name, "scheme": "affine32",
                 "exact_jaccard_check": self.exact_jaccard_check,
                 "representative": self.representative, "cc_rounds": self.cc_rounds,
-                "line_dedup_min_docs": self.line_dedup_min_docs,
+                "line_dedup_min_docs": self.line_dedup_min_docs, "shards": self.shards,
                 "signature_lines": self.signature_lines,
                 "decontam_ngram": self.decontam_ngram,
                 "benchmarks": {name: b["sha256"] for name, b in sorted(self.benchmarks.items())}}
@@ -302,9 +306,9 @@ def _strings(value, out: list):
 
 # ---------------------------------------------------------------- Beam steps
 
-def _add_entry(entries: dict, key: bytes, node: str):
+def _add_entry(entries: dict, key: bytes, node: str, shards: int):
     """An exact-text or URL bucket entry (bucket key bytes, node) into its shard's record."""
-    _record(entries, zlib.crc32(key) % BUCKET_SHARDS)[2].append((key, node))
+    _record(entries, zlib.crc32(key) % shards)[2].append((key, node))
 
 
 def _record(entries: dict, shard: int) -> tuple:
@@ -314,12 +318,12 @@ def _record(entries: dict, shard: int) -> tuple:
     return entries[shard]
 
 
-def _add_band_entries(entries: dict, keys: np.ndarray, nodes: list[str]):
+def _add_band_entries(entries: dict, keys: np.ndarray, nodes: list[str], shards: int):
     """Every (band key, node) of a batch, keys (documents, bands) uint64 from band_hashes, into
-    the shard records (key mod BUCKET_SHARDS), with numpy: no Python work per entry but the node."""
+    the shard records (key mod shards), with numpy: no Python work per entry but the node."""
     flat = keys.ravel()
     owner = np.repeat(np.arange(len(nodes)), keys.shape[1])
-    shard = flat % np.uint64(BUCKET_SHARDS)
+    shard = flat % np.uint64(shards)
     order = np.argsort(shard, kind="stable")
     bounds = np.flatnonzero(np.diff(shard[order])) + 1
     for part in np.split(order, bounds):
@@ -340,7 +344,8 @@ class BucketEntries(beam.DoFn):
     every band entry (unless `bands` is False: then NearEntries emits them), the exact text's and
     the URL's; on output `lines`, (shard, array of line hashes) holding each document's distinct
     lines once, one element per shard and batch; when checking, (node, shingle set) on output
-    `sets`; without bands, the batch as [(row, line hashes, line sizes)] on output `lined` (for
+    `sets` ((set_shard(node), [(node, set)]) per shard and batch); without bands, the batch as
+    [(row, line hashes, line sizes)] on output `lined` (for
     NearEntries, so no line is split and hashed twice)."""
 
     def __init__(self, config: DedupConfig, bands: bool = True):
@@ -362,10 +367,13 @@ class BucketEntries(beam.DoFn):
         signed = np.flatnonzero(counts)
         nodes = [node_key(rows[i], c.representative) for i in signed.tolist()]
         if len(signed):
-            _add_band_entries(entries, band_hashes(sig[signed], c.bands, c.rows), nodes)
+            _add_band_entries(entries, band_hashes(sig[signed], c.bands, c.rows), nodes, c.shards)
         if c.exact_jaccard_check:
+            by_shard: dict[int, list] = {}
             for i, node in zip(signed.tolist(), nodes):
-                yield beam.pvalue.TaggedOutput("sets", (node, sets[i]))
+                by_shard.setdefault(set_shard(node, c.shards), []).append((node, sets[i]))
+            for shard, pairs in by_shard.items():
+                yield beam.pvalue.TaggedOutput("sets", (shard, pairs))
 
     def process(self, rows):
         c = self.c
@@ -376,10 +384,10 @@ class BucketEntries(beam.DoFn):
         lined = []
         for r in rows:
             node = node_key(r, c.representative)
-            _add_entry(entries, exact_key(r["text"]), node)
+            _add_entry(entries, exact_key(r["text"]), node, c.shards)
             url = url_of(r.get("meta"))
             if url:
-                _add_entry(entries, b"u" + url.encode("utf-8"), node)
+                _add_entry(entries, b"u" + url.encode("utf-8"), node, c.shards)
             if c.line_dedup_min_docs:
                 hashes, sizes = doc_lines(r["text"])
                 lines.append(np.unique(hashes))
@@ -470,21 +478,30 @@ def _repeated_lines(keyed, n: int) -> np.ndarray:
     return hashes[docs > n]
 
 
-def _edge_ends(edge):
-    """A candidate edge (u, v), keyed by each of its two ends."""
-    yield (edge[0], edge)
-    yield (edge[1], edge)
+def set_shard(node: str, shards: int) -> int:
+    """The shard a node's shingle set and its candidate edges meet in."""
+    return zlib.crc32(node.encode("utf-8")) % shards
+
+
+def _edge_ends(edge, shards: int):
+    """A candidate edge (u, v), sent to the set shard of each of its two ends."""
+    yield (set_shard(edge[0], shards), edge)
+    yield (set_shard(edge[1], shards), edge)
 
 
 def _set_per_edge(keyed):
-    """(node, {"edge": edges at the node, "set": [its shingle set]}) -> (edge, (node, set)) for
-    every edge (a node without a set sends nothing: its edges then fail the check)."""
-    node, groups = keyed
-    sets = list(groups["set"])
-    if not sets:
+    """(set shard, {"edge": edges with an end in it, "set": [[(node, shingle set)], ...]}) ->
+    (edge, (node, set)) for each end of each edge held here (an end without a set sends nothing:
+    its edge then fails the check)."""
+    _, groups = keyed
+    edges = list(groups["edge"])
+    if not edges:
         return
-    for edge in groups["edge"]:
-        yield (edge, (node, sets[0]))
+    sets = {node: hashes for batch in groups["set"] for node, hashes in batch}
+    for edge in edges:
+        for node in edge:
+            if node in sets:
+                yield (edge, (node, sets[node]))
 
 
 class CheckJaccard(beam.DoFn):
@@ -643,7 +660,7 @@ class Dedup(beam.PTransform):
         events = [stars.events]
         if c.exact_jaccard_check:
             # one join brings each end's shingle set to its edges, a group by edge pairs them up
-            checked = ({"edge": near | "EdgeEnds" >> beam.FlatMap(_edge_ends), "set": sets}
+            checked = ({"edge": near | "EdgeEnds" >> beam.FlatMap(_edge_ends, c.shards), "set": sets}
                        | "JoinSets" >> beam.CoGroupByKey()
                        | "SetPerEdge" >> beam.FlatMap(_set_per_edge)
                        | "GroupByEdge" >> beam.GroupByKey()

@@ -212,6 +212,9 @@ def parse_args(argv):
                         help="cluster representative: smallest id, or highest quality then smallest id")
     parser.add_argument("--cc-rounds", type=int, default=d["cc_rounds"].default,
                         help="unrolled large-star/small-star rounds of connected components")
+    parser.add_argument("--dedup-shards", type=int, default=d["shards"].default,
+                        help="groups the band entries and shingle sets travel in; each holds 1/N of "
+                             "them, so raise it with the corpus (e.g. 4096 for a billion documents)")
     parser.add_argument("--line-dedup-min-docs", type=int, default=d["line_dedup_min_docs"].default,
                         help="a line is repeated when more than this many documents hold it (0: off)")
     parser.add_argument("--signature-lines", choices=SIGNATURE_LINES, default=d["signature_lines"].default,
@@ -236,7 +239,7 @@ def parse_args(argv):
             **({"bands": args.bands, "rows": args.rows} if args.bands is not None or args.rows is not None
                else {} if args.exact_jaccard_check else {"bands": None, "rows": None}),
             exact_jaccard_check=args.exact_jaccard_check, representative=args.representative,
-            cc_rounds=args.cc_rounds, line_dedup_min_docs=args.line_dedup_min_docs,
+            cc_rounds=args.cc_rounds, line_dedup_min_docs=args.line_dedup_min_docs, shards=args.dedup_shards,
             signature_lines=args.signature_lines,
             decontam_ngram=args.decontam_ngram,
             benchmarks=load_benchmarks(args.decontaminate, args.decontam_ngram))

@@ -336,3 +336,5 @@ def test_the_default_setting_is_the_dev_chosen_one_and_separates_header_sharing_
     assert got["n0"] == "h0"
     assert got["o2"] == "o2"  # "the end" is left: one 2-gram, so it is signed on that alone
     assert sum(1 for r in out if r["is_dup"]) == 1
+    few, _ = _run(_header_corpus(), DedupConfig(shards=3), 1, tmp_path, "three-shards")
+    assert {r["id"]: r["dup_cluster"] for r in few} == got  # shards group the work, never the answer
