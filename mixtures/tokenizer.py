@@ -27,6 +27,23 @@ def train_tokenizer(texts, vocab_size: int = DEFAULT_VOCAB) -> Tokenizer:
     return tok
 
 
+def load_tokenizer(path: str) -> tuple[Tokenizer, bytes]:
+    """A tokenizer.json another mix wrote, and its bytes (to be copied unchanged, so both mixes'
+    files have one sha256). Raises ValueError when it cannot be read or its specials are not
+    <|pad|>=0, <|bos|>=1, <|eos|>=2."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        tok = Tokenizer.from_str(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, Exception) as exc:  # tokenizers raises plain Exception
+        raise ValueError(f"cannot load tokenizer {path}: {exc}") from None
+    for i, s in enumerate(SPECIALS):
+        if tok.token_to_id(s) != i:
+            raise ValueError(f"tokenizer {path}: special token {s} has id {tok.token_to_id(s)}, expected {i} "
+                             "(use a tokenizer.json written by `make mix`)")
+    return tok, raw
+
+
 def dtype_for(vocab_size: int) -> str:
     """Shard dtype by DESIGN.md: uint16 up to 65,536 ids, else uint32."""
     return "uint16" if vocab_size <= 65_536 else "uint32"

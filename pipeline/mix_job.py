@@ -33,6 +33,7 @@ from which the manifest's realised topic shares are read back.
 """
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 import os
@@ -660,6 +661,9 @@ def parse_args(argv):
     parser.add_argument("--anneal-quality", type=float, default=0.95, help="anneal documents need quality >= this")
     parser.add_argument("--vocab-size", type=int, default=tokenizer.DEFAULT_VOCAB)
     parser.add_argument("--tokenizer-sample-mb", type=float, default=8.0)
+    parser.add_argument("--tokenizer", default=None, metavar="TOKENIZER_JSON",
+                        help="reuse this tokenizer.json (e.g. another mix's, to value a candidate source "
+                             "against it) instead of training one; --vocab-size then comes from the file")
     parser.add_argument("--shard-tokens", type=int, default=50_000_000, help="about this many tokens per shard")
     parser.add_argument("--ablations", type=int, default=0, help="proxy runs in the sweep (0 = none)")
     parser.add_argument("--ablation-config", default="cpu-demo", help="trainer config of each proxy")
@@ -708,10 +712,23 @@ def make_config(args) -> dict:
             "quality": args.quality, "langs": mcfg.parse_langs(args.langs), "max_epochs": args.max_epochs,
             "source_cap": args.source_cap, "val_tokens": args.val_tokens, "anneal_tokens": anneal_tokens,
             "anneal_weights": mcfg.anneal_weights(weights, boost), "anneal_boost": boost,
-            "anneal_quality": args.anneal_quality, "vocab_size": args.vocab_size,
-            "dtype": tokenizer.dtype_for(args.vocab_size),
+            "anneal_quality": args.anneal_quality, **_tokenizer_settings(args),
             "tokenizer_sample_bytes": int(args.tokenizer_sample_mb * 1e6), "shard_tokens": args.shard_tokens,
             "bucket_bits": order.BUCKET_BITS, "n_buckets": order.N_BUCKETS}
+
+
+def _tokenizer_settings(args) -> dict:
+    """vocab_size and dtype, and with --tokenizer the reused file's path and sha256 (so a run with
+    another tokenizer is another run)."""
+    if not args.tokenizer:
+        return {"vocab_size": args.vocab_size, "dtype": tokenizer.dtype_for(args.vocab_size)}
+    try:
+        tok, raw = tokenizer.load_tokenizer(args.tokenizer)
+    except ValueError as exc:
+        raise mcfg.MixError(str(exc)) from None
+    vocab = tok.get_vocab_size()
+    return {"vocab_size": vocab, "dtype": tokenizer.dtype_for(vocab),
+            "tokenizer_file": os.path.abspath(args.tokenizer), "tokenizer_sha256": hashlib.sha256(raw).hexdigest()}
 
 
 def _versions() -> dict:
@@ -829,8 +846,13 @@ def run(argv=None) -> dict | None:
         raise mcfg.MixError(f"no document of {args.input} passes the filters (QUALITY={cfg['quality']}, "
                             f"LANGS={cfg['langs']}, domains {sorted(cfg['weights'])})")
     check_topics_kept(surveyed, cfg)
-    tok = tokenizer.train_tokenizer((t for texts in surveyed["sample"].values() for t in texts),
-                                    cfg["vocab_size"])
+    if cfg.get("tokenizer_file"):
+        tok, tok_raw = tokenizer.load_tokenizer(cfg["tokenizer_file"])
+        if hashlib.sha256(tok_raw).hexdigest() != cfg["tokenizer_sha256"]:
+            raise mcfg.MixError(f"{cfg['tokenizer_file']} changed while the mix started; run it again")
+    else:
+        tok, tok_raw = tokenizer.train_tokenizer((t for texts in surveyed["sample"].values() for t in texts),
+                                                 cfg["vocab_size"]), None
     est = estimate_check(surveyed, tok, cfg)
     if is_dry_run:
         return validate_graph(options, files, cfg, args, tok)
@@ -838,11 +860,16 @@ def run(argv=None) -> dict | None:
     out = staging.new_staging(args.output)
     try:
         tok_path = os.path.join(out, "tokenizer.json")
-        tok.save(tok_path)
         tok_info = {"path": "tokenizer.json", "vocab_size": tok.get_vocab_size(), "bos_id": tokenizer.BOS_ID,
-                    "eos_id": tokenizer.EOS_ID, "pad_id": tokenizer.PAD_ID, "dtype": cfg["dtype"],
-                    "trained_on_bytes": {d: sum(len(t.encode("utf-8")) for t in ts)
-                                         for d, ts in surveyed["sample"].items()}}
+                    "eos_id": tokenizer.EOS_ID, "pad_id": tokenizer.PAD_ID, "dtype": cfg["dtype"]}
+        if tok_raw is not None:  # reused: the same bytes, so both mixes' tokenizer.json share a sha256
+            with open(tok_path, "wb") as f:
+                f.write(tok_raw)
+            tok_info["reused_from"] = {"path": cfg["tokenizer_file"], "sha256": cfg["tokenizer_sha256"]}
+        else:
+            tok.save(tok_path)
+            tok_info["trained_on_bytes"] = {d: sum(len(t.encode("utf-8")) for t in ts)
+                                            for d, ts in surveyed["sample"].items()}
         with beam.Pipeline(options=options) as p:
             build(p, files, cfg, out, tok_path, args.progress_every)
         print(progress.final_line(p.result, "mix", PROGRESS), file=sys.stderr, flush=True)

@@ -405,3 +405,20 @@ def test_by_default_only_general_and_multilingual_documents_are_stripped(tagged,
     assert set(m["counts"]["repeated_lines"]["by_domain"]) <= {"general", "multilingual"}
     assert mix(tagged[0], tmp_path / "bad", "--strip-repeated-lines", "--strip-domains", "general,poetry") == 2
     assert "unknown domain(s) poetry" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_a_reused_tokenizer_is_copied_byte_for_byte_and_a_bad_one_fails_first(tagged, stripped_mix, tmp_path, capsys):
+    import hashlib
+    given = os.path.join(stripped_mix, "tokenizer.json")
+    out = tmp_path / "again"
+    assert mix(tagged[0], out, "--tokens", "6000", "--val-tokens", "300", "--anneal-tokens", "0",
+               "--tokenizer", given) == 0
+    digest = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
+    assert digest(out / "tokenizer.json") == digest(given)
+    m = json.load(open(out / "manifest.json"))
+    assert m["tokenizer"]["reused_from"]["sha256"] == digest(given)
+    assert m["config"]["tokenizer_sha256"] == digest(given)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not a tokenizer")
+    assert mix(tagged[0], tmp_path / "never", "--tokenizer", str(bad)) == 2
+    assert "cannot load tokenizer" in capsys.readouterr().err and not (tmp_path / "never").exists()

@@ -136,3 +136,21 @@ def test_uint32_shards(tmp_path):
     assert m.dtype.itemsize == 4
     x, _ = MixedLoader(m, "train").next_batch(2, 8)
     assert int(x.max()) < m.vocab_size
+
+
+def test_continue_from_takes_the_shared_domains_offsets_moved_on_and_wrapped(mix):
+    m = Manifest(mix)
+    base = MixedLoader(m, "train", seed=0, weights={"code": 1.0, "math": 1.0})
+    for _ in range(5):
+        base.next_row(16)
+    st = base.state_dict()
+    length = base.streams["code"].length
+    ld = MixedLoader(m, "train", seed=9, weights={"code": 1.0, "general": 1.0})
+    assert ld.continue_from(st) == ["code"]           # math is not in this loader, general not in the base
+    assert ld.pos["code"] == base.pos["code"] and ld.pos["general"] == 0
+    moved = MixedLoader(m, "train", seed=9, weights={"code": 1.0})
+    moved.continue_from(st, skip_tokens=length + 7)   # one lap and 7 tokens further on
+    assert moved.pos["code"] == (base.pos["code"] + 7) % length
+    assert moved.epoch["code"] == base.epoch["code"] + 1 + (base.pos["code"] + 7) // length
+    row = moved.next_row(16)
+    assert np.array_equal(row, concat(m, "train", "code")[moved.pos["code"] - 16:moved.pos["code"] + 1])

@@ -10,6 +10,9 @@ only; weights need not sum to one; a weight of 0 leaves a domain out of training
 evaluated). `threads` calls torch.set_num_threads, which is process-wide: to run two single-thread
 proxies side by side, run them in two processes (e.g. a multiprocessing pool), each with threads=1.
 The run folder is the same as the CLI's, so a repeated call resumes or returns the finished result.
+`init_from` (a checkpoint file or a run folder) starts from that run's model weights and reads its
+train data on from where that run stopped (trainer/loop.py): an anneal from a base checkpoint;
+`init_skip_tokens` starts that many tokens further on in each domain.
 """
 from __future__ import annotations
 
@@ -18,9 +21,10 @@ from .loop import train
 
 def train_proxy(mix_dir: str, output_dir: str, config="cpu-demo", steps: int | None = None, seed: int = 0,
                 device: str = "cpu", threads: int | None = None, domain_weights: dict | None = None,
-                progress: bool = False, byte_lengths=None, overrides: dict | None = None) -> dict:
+                progress: bool = False, byte_lengths=None, overrides: dict | None = None,
+                init_from: str | None = None, init_skip_tokens: int = 0) -> dict:
     """Train one proxy and return its final evaluation:
     {"eval": "val", "step", "tokens", "<domain>": {"loss", "bpb", "tokens"}, ..., "objective"}."""
     return train(mix_dir, output_dir, config=config, steps=steps, seed=seed, device=device, threads=threads,
                  domain_weights=domain_weights, byte_lengths=byte_lengths, progress=progress,
-                 overrides=overrides)
+                 overrides=overrides, init_from=init_from, init_skip_tokens=init_skip_tokens)

@@ -14,8 +14,11 @@ every domain earns its weight in credit per row, the richest domain gives the ro
 total. Over any window the realised shares track the weights within one row per domain. The seed
 only sets the initial credits, so different seeds interleave domains differently.
 
-The loader's whole position (per-domain offsets, epochs, credits, rows served) is a small dict of
-ints and floats: `state_dict()` / `load_state_dict()` restore it exactly.
+The loader's whole position (per-domain offsets, epochs, credits, rows served, and the tokens
+served per domain: seq_len targets per row) is a small dict of ints and floats: `state_dict()` /
+`load_state_dict()` restore it exactly. `continue_from(state)` takes only the per-domain offsets
+and epochs of another run's loader (for the domains both share): a run started from another run's
+weights reads on where that run stopped instead of re-reading the data it has seen.
 """
 from __future__ import annotations
 
@@ -155,6 +158,7 @@ class MixedLoader:
         self.credit = [float(x) for x in rng.random(len(self.domains)) * 0.5]
         self.pos = {d: 0 for d in self.domains}
         self.epoch = {d: 0 for d in self.domains}
+        self.served = {d: 0 for d in self.domains}
         self.rows = 0
 
     def _next_domain(self) -> str:
@@ -174,6 +178,7 @@ class MixedLoader:
             self.pos[d], self.epoch[d] = 0, self.epoch[d] + 1
         row = s.read(self.pos[d], seq_len + 1)
         self.pos[d] += seq_len
+        self.served[d] += seq_len
         self.rows += 1
         return row
 
@@ -185,7 +190,8 @@ class MixedLoader:
     def state_dict(self) -> dict:
         return {"split": self.split, "domains": list(self.domains), "credit": list(self.credit),
                 "pos": [int(self.pos[d]) for d in self.domains],
-                "epoch": [int(self.epoch[d]) for d in self.domains], "rows": int(self.rows)}
+                "epoch": [int(self.epoch[d]) for d in self.domains], "rows": int(self.rows),
+                "served": [int(self.served[d]) for d in self.domains]}
 
     def load_state_dict(self, st: dict) -> None:
         if list(st["domains"]) != self.domains:
@@ -194,6 +200,20 @@ class MixedLoader:
         self.pos = {d: int(p) for d, p in zip(self.domains, st["pos"])}
         self.epoch = {d: int(e) for d, e in zip(self.domains, st["epoch"])}
         self.rows = int(st["rows"])
+        self.served = {d: int(n) for d, n in zip(self.domains, st.get("served") or [0] * len(self.domains))}
+
+    def continue_from(self, st: dict, skip_tokens: int = 0) -> list[str]:
+        """Take the offsets and epochs of another loader's state for the domains both have (credits,
+        rows and served tokens stay this loader's own), each moved on by `skip_tokens` (wrapping
+        into the next epoch); returns the domains taken."""
+        taken = []
+        for d, p, e in zip(st["domains"], st["pos"], st["epoch"]):
+            if d in self.pos:
+                length = self.streams[d].length
+                at = int(p) + int(skip_tokens)
+                self.pos[d], self.epoch[d] = at % length, int(e) + at // length
+                taken.append(d)
+        return taken
 
 
 def val_tokens(manifest: Manifest, eval_tokens: int) -> dict[str, np.ndarray]:

@@ -7,6 +7,14 @@ when the loss or gradient norm is not finite (up to `max_nonfinite_steps`, then 
 on CUDA). Then: a train line in metrics.jsonl, an evaluation every `eval_every` steps and at the
 end, a checkpoint every `ckpt_every` steps, at the end, and after the step in flight when SIGTERM
 arrives (then exit 0). Running the same command again resumes from the newest checkpoint.
+
+`init_from` (a checkpoint file, or a run folder: its newest checkpoint) starts a new run from
+another run's model weights only (loaded with weights_only=True; a fresh optimiser and schedule)
+and continues that run's train-loader offsets for the domains both runs share, so the new run
+reads on instead of re-reading the data the other run has seen: an anneal from a base checkpoint
+on other data. `init_skip_tokens` moves those offsets on by that many tokens per domain (disjoint
+data windows for anneals that differ by seed). Both are recorded in config.json and covered by the
+config hash; a resumed run loads its own checkpoint and ignores them.
 """
 from __future__ import annotations
 
@@ -143,9 +151,11 @@ def model_config(cfg: dict) -> ModelConfig:
 
 def train(mix_dir: str, output_dir: str, config="cpu-demo", steps=None, seed: int = 0, device: str = "auto",
           threads: int | None = None, domain_weights: dict | None = None, byte_lengths=None,
-          compile=None, progress: bool = True, overrides: dict | None = None) -> dict:
+          compile=None, progress: bool = True, overrides: dict | None = None, init_from: str | None = None,
+          init_skip_tokens: int = 0) -> dict:
     """Train (or resume) one proxy run; returns the final evaluation ({domain: {loss, bpb, tokens},
-    objective, step, tokens}, plus `anneal_avg` when checkpoint averaging is on)."""
+    objective, step, tokens}, plus `anneal_avg` when checkpoint averaging is on). `init_from`: see
+    the module's docstring."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -158,14 +168,41 @@ def train(mix_dir: str, output_dir: str, config="cpu-demo", steps=None, seed: in
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     try:
         return _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weights, byte_lengths,
-                      compile, progress, overrides or {}, world, rank)
+                      compile, progress, overrides or {}, world, rank, init_from, init_skip_tokens)
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
 
 
+def init_checkpoint(init_from: str) -> str:
+    """The checkpoint file `init_from` names: the file itself, or a run folder's newest checkpoint."""
+    if os.path.isdir(init_from):
+        found = ckpt.latest(init_from)
+        if found is None:
+            raise DataError(f"init_from {init_from!r} is a folder without checkpoints/step_*.pt")
+        return os.path.abspath(found[1])
+    if not os.path.isfile(init_from):
+        raise DataError(f"init_from {init_from!r} is neither a checkpoint file nor a run folder")
+    return os.path.abspath(init_from)
+
+
+def _init_weights(model: GPT, path: str, train_loader: MixedLoader, rank: int, skip_tokens: int = 0) -> None:
+    """Load another run's model weights into `model` and continue its train-loader offsets
+    (moved on by `skip_tokens` per domain)."""
+    st = ckpt.load(path)
+    try:
+        model.load_state_dict(st["model"])
+    except RuntimeError as e:
+        raise TrainingError(f"init_from {path}: its model does not fit this configuration "
+                            f"(d_model, layers, heads, vocab must match): {str(e).splitlines()[0]}") from None
+    taken = train_loader.continue_from((st.get("loader") or {}).get("train") or
+                                       {"domains": [], "pos": [], "epoch": []}, skip_tokens)
+    _log(f"initialised from {path} (step {st.get('step')}); train data continue where it stopped for "
+         f"{', '.join(taken) or 'no domain'}", rank)
+
+
 def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weights, byte_lengths,
-           compile_, progress, overrides, world, rank):
+           compile_, progress, overrides, world, rank, init_from=None, init_skip_tokens=0):
     cfg = resolve(config, steps=steps, **overrides)
     manifest = Manifest(mix_dir)
     check_shards(manifest)
@@ -180,6 +217,12 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
                compile=cfg["compile"] if compile_ is None else compile_,
                versions={"torch": torch.__version__, "numpy": np.__version__,
                          "python": sys.version.split()[0]})
+    if init_from:                    # only then: the hash of every other run stays as it was
+        cfg["init_from"] = init_checkpoint(init_from)
+    if init_skip_tokens:
+        if not init_from or init_skip_tokens < 0:
+            raise DataError("init_skip_tokens needs init_from and must be >= 0")
+        cfg["init_skip_tokens"] = int(init_skip_tokens)
     sched = make_schedule(cfg)
     for s_len in {sched.seq_len_at(s) for s in range(cfg["steps"])}:
         b = sched.tokens_per_step // s_len
@@ -258,6 +301,8 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
         tokens, nonfinite = 0, 0
         if rank == 0 and os.path.exists(metrics_path):
             os.remove(metrics_path)
+        if cfg.get("init_from"):
+            _init_weights(model, cfg["init_from"], train_loader, rank, cfg.get("init_skip_tokens", 0))
 
     use_compile = cfg["compile"] is True or (cfg["compile"] == "auto" and dev.type == "cuda")
     fwd = torch.compile(model) if use_compile else model
