@@ -35,7 +35,6 @@ delta| > 2 x std of the paired deltas), the settings, seeds, steps and token cou
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -45,20 +44,13 @@ import time
 import numpy as np
 
 from .config import MixError
+from .shards import sha256_file
 
 CANDIDATE_PREFIX = "candidate:"
 BASE_OVERRIDES = {"schedule": "wsd", "decay_frac": 0.0, "anneal_frac": 0.0}
 
 
 # ---------------------------------------------------------------- inputs and checks
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def read_mix(mix_dir: str, what: str) -> dict:
     """A finished `make mix` output's manifest, with its tokenizer's path and sha256."""
