@@ -11,8 +11,9 @@ runs use fresh seeds the sweep never saw. On the same 24 cpu-demo candidates (co
 seed per run against the common seed: each domain's bits per byte followed its own weight more
 closely with the common seed (Spearman of weight against bpb: general -0.88 -> -0.92, math -0.88 ->
 -0.94, code +0.27 -> -0.44, multilingual -0.93 -> -0.95), but the objective's cross-validated
-Spearman (fit.json) was 0.68 -> 0.45: code's bits per byte is mostly noise at this proxy size (the two sweeps
-agree on it at Spearman 0.22 for the same mixtures, on the other domains at 0.87-0.96).
+Spearman (fit.json) was 0.68 -> 0.45: code's bits per byte is mostly noise at this proxy size
+(the two sweeps agree on it at Spearman 0.22 for the same mixtures, on the other domains at
+0.87-0.96).
 
 Resumable: runs.csv gets one line per finished run; candidates are a pure function of the seed,
 so a rerun skips finished runs, and the trainer resumes an interrupted run from its checkpoint."""
