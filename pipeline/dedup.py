@@ -599,7 +599,9 @@ class Finish(beam.DoFn):
         rows = list(groups["row"])
         reps = list(groups["rep"])
         if len(rows) != 1 or len(reps) > 1:
-            raise RuntimeError(f"dedup join of id {doc_id!r} found {len(rows)} rows and {len(reps)} labels")
+            raise RuntimeError(f"dedup join of id {doc_id!r} found {len(rows)} rows and {len(reps)} labels: "
+                               "a row was lost before the join (seen twice on the local multi-process "
+                               "runner under load); nothing is published, run the same command again")
         if self.shares_given:
             row = dict(rows[0])
         else:

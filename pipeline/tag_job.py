@@ -301,6 +301,7 @@ def run(argv=None) -> dict | None:
         with FileSystems.open(stats_path) as f:
             counted = json.loads(f.read().decode("utf-8"))
         FileSystems.delete([stats_path])
+        check_nothing_lost(progress.totals(p.result, "tag"), counted)
         wall, cpu = time.time() - t0, _cpu_seconds() - cpu0
         mb = counted["tagged_bytes"] / 1e6
         stats = {"schema": STATS_SCHEMA, **counted,
@@ -320,6 +321,20 @@ def run(argv=None) -> dict | None:
             raise staging.OutputError(message) from None
         raise
     return stats
+
+
+class LostDocuments(RuntimeError):
+    """The runner delivered fewer rows to the writer than the tagger produced."""
+
+
+def check_nothing_lost(counters: dict, counted: dict) -> None:
+    """Every document the tagger produced (its `tagged` counter, summed over workers) must be
+    written (stats `tagged`, counted from the written rows): a row lost by the runner between the
+    two fails the job before anything is published, instead of vanishing silently."""
+    made = counters.get("tagged")
+    if made is not None and made != counted["tagged"]:
+        raise LostDocuments(f"{made:,} documents were tagged but {counted['tagged']:,} reached the writer: "
+                            "the runner lost rows; nothing was published, run the same command again")
 
 
 def validate_graph(options, files, config, args) -> dict:

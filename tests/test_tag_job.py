@@ -234,3 +234,11 @@ def test_pii_is_counted_always_and_masked_in_text_only_when_asked(tmp_path):
     assert "jane.doe@example.org" in p["text"] and "jane.doe@example.org" not in m["text"]
     assert p["quality_signals"]["pii_email_count"] == m["quality_signals"]["pii_email_count"] == 1
     assert json.loads((masked / "stats.json").read_text())["config"]["mask_pii"] is True
+
+
+def test_a_row_lost_between_tagger_and_writer_fails_the_job():
+    from pipeline.tag_job import LostDocuments, check_nothing_lost
+    check_nothing_lost({"tagged": 120, "read": 130}, {"tagged": 120})
+    check_nothing_lost({}, {"tagged": 120})  # a runner without metrics: nothing to compare
+    with pytest.raises(LostDocuments, match="120 documents were tagged but 119 reached the writer"):
+        check_nothing_lost({"tagged": 120}, {"tagged": 119})
