@@ -344,13 +344,11 @@ class BucketEntries(beam.DoFn):
     every band entry (unless `bands` is False: then NearEntries emits them), the exact text's and
     the URL's; on output `lines`, (shard, array of line hashes) holding each document's distinct
     lines once, one element per shard and batch; when checking, (node, shingle set) on output
-    `sets` ((set_shard(node), [(node, set)]) per shard and batch); without bands, the batch as
-    [(row, line hashes, line sizes)] on output `lined` (for
-    NearEntries, so no line is split and hashed twice)."""
+    `sets` ((set_shard(node), [(node, set)]) per shard and batch)."""
 
     def __init__(self, config: DedupConfig, bands: bool = True):
         self.c = config
-        self.bands = bands  # False: NearEntries signs the batch later, from output `lined`
+        self.bands = bands  # False: NearEntries signs the batch later
 
     def setup(self):
         c = self.c
@@ -381,7 +379,6 @@ class BucketEntries(beam.DoFn):
         entries: dict[int, tuple] = {}
         if self.bands:
             yield from self.band_entries(rows, [r["text"] for r in rows], entries)
-        lined = []
         for r in rows:
             node = node_key(r, c.representative)
             _add_entry(entries, exact_key(r["text"]), node, c.shards)
@@ -389,12 +386,7 @@ class BucketEntries(beam.DoFn):
             if url:
                 _add_entry(entries, b"u" + url.encode("utf-8"), node, c.shards)
             if c.line_dedup_min_docs:
-                hashes, sizes = doc_lines(r["text"])
-                lines.append(np.unique(hashes))
-                if not self.bands:
-                    lined.append((r, hashes, sizes))
-        if lined:
-            yield beam.pvalue.TaggedOutput("lined", lined)
+                lines.append(np.unique(doc_lines(r["text"])[0]))
         yield from _emit_records(entries)
         if lines:
             hs = np.concatenate(lines)
@@ -404,24 +396,24 @@ class BucketEntries(beam.DoFn):
 
 
 class NearEntries(BucketEntries):
-    """signature_lines "unrepeated": a batch of (row, line hashes, line sizes) -> (shard, (band
-    keys, nodes, [])) with every signature (and shingle set, output `sets`) computed on
-    signature_text, given the repeated lines as a side input (the Repeated stage's arrays, merged
-    and sorted once per worker); on output `rows`, (id, row with its line share) for Finish."""
+    """signature_lines "unrepeated": a batch of rows -> (shard, (band keys, nodes, [])) with every
+    signature (and shingle set, output `sets`) computed on signature_text, given the repeated lines
+    as a side input (the Repeated stage's arrays, merged and sorted once per worker).
+
+    It reads the row batches again rather than a (row, line hashes) output of BucketEntries, which
+    would spare a second line split: with that design the tag job on the sample x 4 stopped twice
+    of two on a row missing from the Finish join, while this one and signature_lines "all" ran
+    through (see README, faults)."""
 
     def __init__(self, config: DedupConfig):
         super().__init__(config)
         self._repeated = None
 
-    def process(self, lined, repeated_lines):
+    def process(self, rows, repeated_lines):
         if self._repeated is None:
             self._repeated = _merged(repeated_lines)
         entries: dict[int, tuple] = {}
-        rows, texts = [], []
-        for r, hashes, sizes in lined:
-            yield beam.pvalue.TaggedOutput("rows", (r["id"], with_line_share(r, hashes, sizes, self._repeated)))
-            rows.append(r)
-            texts.append(signature_text(r["text"], self._repeated, self.c, hashes))
+        texts = [signature_text(r["text"], self._repeated, self.c) for r in rows]
         yield from self.band_entries(rows, texts, entries)
         yield from _emit_records(entries)
 
@@ -582,13 +574,11 @@ def _labels(keyed, rounds):
 
 
 class Finish(beam.DoFn):
-    """(id, {"row": [row], "rep": [rep node]}) -> the row with dup columns, line share (unless
-    `shares_given`: NearEntries set it) and contamination flags; a stats event per row on output
-    `events`."""
+    """(id, {"row": [row], "rep": [rep node]}) -> the row with dup columns, line share and
+    contamination flags; a stats event per row on output `events`."""
 
-    def __init__(self, config: DedupConfig, shares_given: bool = False):
+    def __init__(self, config: DedupConfig):
         self.c = config
-        self.shares_given = shares_given
         self.names = sorted(config.benchmarks)
         self.tables = [config.benchmarks[n]["hashes"] for n in self.names]
         self._repeated = None
@@ -602,12 +592,9 @@ class Finish(beam.DoFn):
             raise RuntimeError(f"dedup join of id {doc_id!r} found {len(rows)} rows and {len(reps)} labels: "
                                "a row was lost before the join (seen twice on the local multi-process "
                                "runner under load); nothing is published, run the same command again")
-        if self.shares_given:
-            row = dict(rows[0])
-        else:
-            if self._repeated is None:
-                self._repeated = _merged(repeated_lines)
-            row = with_line_share(rows[0], *doc_lines(rows[0]["text"]), self._repeated)
+        if self._repeated is None:
+            self._repeated = _merged(repeated_lines)
+        row = with_line_share(rows[0], *doc_lines(rows[0]["text"]), self._repeated)
         rep_id = id_of(reps[0], c.representative) if reps else doc_id
         row["dup_cluster"] = rep_id
         row["is_dup"] = rep_id != doc_id
@@ -636,7 +623,7 @@ class Dedup(beam.PTransform):
         strip = c.signature_lines == "unrepeated" and c.line_dedup_min_docs > 0
         batches = rows | "DedupBatch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self.batch_size)
         entries = batches | "Buckets" >> beam.ParDo(BucketEntries(c, bands=not strip)).with_outputs(
-            "lines", "sets", "lined", main="entries")
+            "lines", "sets", main="entries")
         if c.line_dedup_min_docs:
             n = c.line_dedup_min_docs
             repeated = (entries.lines
@@ -645,14 +632,12 @@ class Dedup(beam.PTransform):
         else:
             repeated = rows.pipeline | "NoLines" >> beam.Create([])
         bucket_entries, sets = entries.entries, entries.sets
-        keyed_rows = None
         if strip:  # signatures wait for the line counts: a second pass over the batches
-            near_entries = entries.lined | "NearBuckets" >> beam.ParDo(
-                NearEntries(c), beam.pvalue.AsList(repeated)).with_outputs("sets", "rows", main="entries")
+            near_entries = batches | "NearBuckets" >> beam.ParDo(
+                NearEntries(c), beam.pvalue.AsList(repeated)).with_outputs("sets", main="entries")
             bucket_entries = ((entries.entries, near_entries.entries)
                               | "AllBucketEntries" >> beam.Flatten())
             sets = near_entries.sets
-            keyed_rows = near_entries.rows
         stars = (bucket_entries
                  | "GroupBuckets" >> beam.GroupByKey()
                  | "StarEdges" >> beam.FlatMap(star_edges).with_outputs("events", main="edges"))
@@ -680,12 +665,10 @@ class Dedup(beam.PTransform):
                       | "ClusterSize" >> beam.CombinePerKey(sum)
                       | "ClusterEvents" >> beam.Map(lambda kv: ("dup_cluster", kv[1])))
         rep = c.representative
-        if keyed_rows is None:
-            keyed_rows = rows | "RowById" >> beam.Map(lambda r: (r["id"], r))
-        finished = ({"row": keyed_rows,
+        finished = ({"row": rows | "RowById" >> beam.Map(lambda r: (r["id"], r)),
                      "rep": labels | "LabelById" >> beam.Map(lambda kv: (id_of(kv[0], rep), kv[1]))}
                     | "JoinLabels" >> beam.CoGroupByKey()
-                    | "Finish" >> beam.ParDo(Finish(c, shares_given=strip), beam.pvalue.AsList(repeated))
+                    | "Finish" >> beam.ParDo(Finish(c), beam.pvalue.AsList(repeated))
                     .with_outputs("events", main="rows"))
         events.append(finished.events)
         return finished.rows, tuple(events) | "DedupEvents" >> beam.Flatten()
