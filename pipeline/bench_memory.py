@@ -4,7 +4,7 @@ The job runs as a subprocess (the default local runner: FnApiRunner, multi-proce
 per core) and its whole process tree is sampled with psutil every `--every` seconds: the peak RSS
 of the largest single process (the driver, which holds the runner's shuffle buffers, or a worker)
 and the peak of the tree's sum. k x corpus: every input file written k times with the ids made
-unique (`<id>~<copy>`), so the dedup graph grows too (each copy is an exact duplicate of the
+unique (`<id>@copy<k>`; a clash with an existing id is an error), so the dedup graph grows too (each copy is an exact duplicate of the
 first, the worst case for the components). The largest corpus a machine handles locally is then
 extrapolated linearly from the two points (the local runner buffers every shuffle in memory).
 
@@ -28,7 +28,7 @@ import psutil
 def replicate(sample: str, dest: str, copies: int) -> int:
     """Writes every JSONL(.gz) file of `sample` into `dest` `copies` times with unique ids;
     returns the number of documents written."""
-    n = 0
+    n, seen = 0, set()
     for path in sorted(glob.glob(os.path.join(sample, "**", "*.jsonl*"), recursive=True)):
         rel = os.path.relpath(path, sample)
         with gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8") as f:
@@ -39,7 +39,10 @@ def replicate(sample: str, dest: str, copies: int) -> int:
             with gzip.open(out, "wt", encoding="utf-8") as g:
                 for line in lines:
                     doc = json.loads(line)
-                    doc["id"] = f"{doc['id']}~{k}" if k else doc["id"]
+                    doc["id"] = f"{doc['id']}@copy{k}" if k else doc["id"]
+                    if doc["id"] in seen:
+                        raise SystemExit(f"bench: id {doc['id']!r} occurs twice in the {copies}x corpus")
+                    seen.add(doc["id"])
                     g.write(json.dumps(doc) + "\n")
                     n += 1
     return n

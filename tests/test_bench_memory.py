@@ -19,7 +19,7 @@ def test_replicate_writes_k_copies_with_unique_ids(tmp_path):
             docs = [json.loads(line) for line in f]
         ids += [d["id"] for d in docs]
         texts += [d["text"] for d in docs]
-    assert len(set(ids)) == 9 and "a0" in ids and "a0~2" in ids
+    assert len(set(ids)) == 9 and "a0" in ids and "a0@copy2" in ids
     assert texts == [f"text {i}" for i in range(3)] * 3
 
 
