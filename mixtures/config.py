@@ -12,12 +12,18 @@ class MixError(ValueError):
     """Bad settings or input for the planner; reported before the heavy work starts."""
 
 
+def _assignments(spec: str | None):
+    """(part, name, "=" or "", value) for each non-empty comma-separated `name=value` part, the
+    part and name stripped."""
+    for part in [p.strip() for p in (spec or "").split(",") if p.strip()]:
+        name, sep, value = part.partition("=")
+        yield part, name.strip(), sep, value
+
+
 def parse_weights(spec: str, known: tuple | list, what: str = "WEIGHTS") -> dict[str, float]:
     """`general=0.5,math=0.25,...` -> {domain: weight}; they must be known, non-negative, sum to 1."""
     out: dict[str, float] = {}
-    for part in [p.strip() for p in (spec or "").split(",") if p.strip()]:
-        name, sep, value = part.partition("=")
-        name = name.strip()
+    for part, name, sep, value in _assignments(spec):
         if not sep or not name:
             raise MixError(f"{what}: {part!r} is not domain=weight")
         if name not in known:
@@ -57,17 +63,16 @@ def anneal_weights(target: dict[str, float], boost: dict[str, float]) -> dict[st
 def parse_boost(spec: str, known) -> dict[str, float]:
     """`math=2,code=2` -> {'math': 2.0, 'code': 2.0} (factors >= 0, any sum)."""
     out = {}
-    for part in [p.strip() for p in (spec or "").split(",") if p.strip()]:
-        name, sep, value = part.partition("=")
-        if not sep or name.strip() not in known:
+    for part, name, sep, value in _assignments(spec):
+        if not sep or name not in known:
             raise MixError(f"anneal boost: {part!r} is not <known domain>=factor (known: {', '.join(known)})")
         try:
             f = float(value)
         except ValueError:
             raise MixError(f"anneal boost: {value!r} is not a number") from None
         if not math.isfinite(f) or f < 0:
-            raise MixError(f"anneal boost: factor of {name.strip()!r} is {value}; must be >= 0")
-        out[name.strip()] = f
+            raise MixError(f"anneal boost: factor of {name!r} is {value}; must be >= 0")
+        out[name] = f
     return out
 
 
@@ -80,9 +85,7 @@ def parse_topic_weights(spec: str | None, topics, domain_of_topic, weights: dict
     named for one domain sum to at most 1. Empty -> {} (no topic weights)."""
     out: dict[str, dict[str, float]] = {}
     seen = set()
-    for part in [p.strip() for p in (spec or "").split(",") if p.strip()]:
-        name, sep, value = part.partition("=")
-        name = name.strip()
+    for part, name, sep, value in _assignments(spec):
         if not sep or not name:
             raise MixError(f"{what}: {part!r} is not topic=share")
         if name not in topics:

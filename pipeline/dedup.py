@@ -199,26 +199,24 @@ def doc_lines(text: str) -> tuple[np.ndarray, np.ndarray]:
     return fmix64(poly_ranges64(arr.tobytes(), starts, ends)), ends - starts
 
 
-def unrepeated_text(text: str, repeated: np.ndarray, hashes: np.ndarray | None = None) -> str:
+def unrepeated_text(text: str, repeated: np.ndarray) -> str:
     """The text's non-blank lines whose doc_lines hash is not in `repeated` (a sorted uint64
-    array), joined by newlines (blank lines dropped). `hashes`: the text's doc_lines hashes, when
-    the caller has them."""
+    array), joined by newlines (blank lines dropped)."""
     lines = [line for line in text.split("\n") if line.strip(_BLANK)]
-    hashes = doc_lines(text)[0] if hashes is None else hashes
+    hashes = doc_lines(text)[0]
     if len(hashes) != len(lines):  # doc_lines and this split must see the same lines
         raise RuntimeError(f"line split mismatch: {len(lines)} lines, {len(hashes)} line hashes")
     keep = ~_members(hashes, repeated)
     return "\n".join(line for line, k in zip(lines, keep) if k)
 
 
-def signature_text(text: str, repeated: np.ndarray, config: DedupConfig,
-                   hashes: np.ndarray | None = None) -> str:
+def signature_text(text: str, repeated: np.ndarray, config: DedupConfig) -> str:
     """What a document's near-duplicate signature and shingle set are computed on: the full text
     (signature_lines "all"), or the text without its repeated lines ("unrepeated"), unless what is
     left has fewer words (char shingles: characters) than one shingle; then the full text."""
     if config.signature_lines == "all" or len(repeated) == 0:
         return text
-    left = unrepeated_text(text, repeated, hashes)
+    left = unrepeated_text(text, repeated)
     size = len(left.split()) if config.shingle_kind == "word" else len(" ".join(left.split()))
     return left if size >= config.shingle else text
 
