@@ -1,7 +1,10 @@
 """Language identification with fastText's lid.176, per paragraph, aggregated per document.
 
-A document is split into paragraphs on blank lines. Each paragraph that contains at least one letter
-is predicted once (newlines turned into spaces, as fastText requires, and truncated to
+A document is split into paragraphs on blank lines. Paragraphs that contain at least one letter are
+predicted in chunks: a paragraph of `MIN_CHUNK_CHARS` (200) characters or more on its own, shorter
+consecutive ones joined until the chunk reaches that length (a one-line paragraph is too little
+evidence on its own, and code and lists are mostly short paragraphs: fewer, better predictions).
+Each chunk is predicted once (newlines turned into spaces, as fastText requires, and truncated to
 `MAX_PREDICT_CHARS`); its weight is its number of letters (Unicode letters, so digits, punctuation,
 symbols and whitespace, which carry no language, do not count). Per document:
 
@@ -28,6 +31,7 @@ from taggers import charclass
 
 MIN_SCORE = 0.4
 MAX_PREDICT_CHARS = 1000
+MIN_CHUNK_CHARS = 200
 UND = "und"
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t\f\v]*\n\s*")
@@ -66,8 +70,9 @@ def letter_count(text: str) -> int:
 
 
 def identify(texts: list[str], model, min_score: float = MIN_SCORE,
-             max_predict_chars: int = MAX_PREDICT_CHARS):
-    """Language of each text: (langs, scores, shares) lists, one fastText call for the whole batch."""
+             max_predict_chars: int = MAX_PREDICT_CHARS, min_chunk_chars: int = MIN_CHUNK_CHARS):
+    """Language of each text: (langs, scores, shares) lists, one fastText call for the whole batch.
+    Consecutive paragraphs shorter than `min_chunk_chars` are predicted together (see module)."""
     paras: list[str] = []      # every paragraph of the batch
     para_doc: list[int] = []   # document index of each
     for i, text in enumerate(texts):
@@ -81,19 +86,34 @@ def identify(texts: list[str], model, min_score: float = MIN_SCORE,
         np.cumsum([len(p) for p in paras[:-1]], out=bounds[1:])
         letters = (charclass.classes(charclass.codepoints("".join(paras))) & charclass.LETTER) != 0
         counts = np.add.reduceat(letters.view(np.uint8), bounds, dtype=np.int64).tolist()
-    items: list[str] = []      # paragraph texts to predict
-    owner: list[int] = []      # document index of each paragraph
-    weight: list[int] = []     # letters in each paragraph
+    items: list[str] = []      # chunk texts to predict
+    owner: list[int] = []      # document index of each chunk
+    weight: list[int] = []     # letters in each chunk
+    pending: list[str] = []    # short paragraphs of the current document, not yet predicted
+    pending_doc, pending_letters, pending_chars = -1, 0, 0
+
+    def emit():
+        chunk = "\n".join(pending)[:max_predict_chars]
+        if chunk.isascii():     # only \n matters to fastText; other ASCII whitespace splits too
+            items.append(chunk.replace("\n", " "))
+        else:
+            items.append(_WS.sub(" ", chunk))
+        owner.append(pending_doc)
+        weight.append(pending_letters)
+
     for para, i, n in zip(paras, para_doc, counts):
         if n == 0:
             continue
-        para = para[:max_predict_chars]
-        if para.isascii():      # only \n matters to fastText; other ASCII whitespace splits too
-            items.append(para.replace("\n", " "))
-        else:
-            items.append(_WS.sub(" ", para))
-        owner.append(i)
-        weight.append(n)
+        if pending and i != pending_doc:
+            emit()
+            pending, pending_letters, pending_chars = [], 0, 0
+        pending.append(para)
+        pending_doc, pending_letters, pending_chars = i, pending_letters + n, pending_chars + len(para)
+        if pending_chars >= min_chunk_chars:
+            emit()
+            pending, pending_letters, pending_chars = [], 0, 0
+    if pending:
+        emit()
 
     langs = [UND] * len(texts)
     scores = [0.0] * len(texts)

@@ -27,10 +27,19 @@ def test_one_language_per_document_in_one_batch(lid):
 
 
 def test_lang_share_of_a_mixed_document_counts_letters_per_paragraph(lid):
-    de = ["Der Hund läuft jeden Morgen durch den Park und bellt die Tauben an.",
-          "Am Nachmittag schläft er lange in seinem Korb neben dem warmen Ofen.",
-          "Abends bekommt er sein Futter und geht dann mit uns noch einmal spazieren."]
-    en = "In the evening the dog gets his dinner and then goes for one more walk."
+    de = ["Der Hund läuft jeden Morgen durch den Park und bellt die Tauben an, die auf dem Rasen "
+          "sitzen. Danach trinkt er Wasser aus dem Brunnen und kommt müde, aber glücklich nach Hause, "
+          "wo schon sein Frühstück wartet.",
+          "Am Nachmittag schläft er lange in seinem Korb neben dem warmen Ofen. Wenn es klingelt, "
+          "springt er auf, rennt zur Tür und schaut nach, wer uns heute wohl besuchen kommt und ob "
+          "der Besuch etwas zu fressen mitbringt.",
+          "Abends bekommt er sein Futter und geht dann mit uns noch einmal spazieren, meistens am "
+          "Fluss entlang bis zur alten Brücke und über den großen Marktplatz wieder zurück nach Hause "
+          "in die warme und gemütliche Stube."]
+    en = ("In the evening the dog gets his dinner and then goes for one more walk with us, usually "
+          "along the river as far as the old bridge and back again across the market square to our "
+          "house, where he falls asleep at once in front of the fire.")
+    assert all(len(p) >= langid.MIN_CHUNK_CHARS for p in de + [en])
     doc = "\n\n".join(de[:2] + [en] + de[2:])
     langs, scores, shares = langid.identify([doc], lid)
     n_de = sum(langid.letter_count(p) for p in de)
@@ -38,6 +47,18 @@ def test_lang_share_of_a_mixed_document_counts_letters_per_paragraph(lid):
     assert langs == ["de"]
     assert shares[0] == pytest.approx(n_de / (n_de + n_en))
     assert 0.6 < shares[0] < 0.9 and scores[0] > 0.8
+
+
+def test_short_paragraphs_are_judged_together_with_their_neighbours(lid):
+    # one-line paragraphs (headings, list items, code) are too little evidence on their own: they are
+    # joined with the following ones until the chunk reaches MIN_CHUNK_CHARS
+    de = ["Der Hund läuft jeden Morgen durch den Park.", "Er bellt die Tauben an.",
+          "Am Nachmittag schläft er lange in seinem Korb.", "Abends geht er spazieren."]
+    doc = "\n\n".join(de[:2] + ["Good dog."] + de[2:])
+    langs, scores, shares = langid.identify([doc], lid)
+    assert langs == ["de"] and shares == [1.0]
+    langs, _, shares = langid.identify([doc], lid, min_chunk_chars=0)    # one paragraph per chunk
+    assert langs == ["de"] and shares[0] < 1.0
 
 
 def test_paragraphs_split_on_blank_lines_only():
