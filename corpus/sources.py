@@ -727,14 +727,21 @@ C_HEADERS = {PY_DEV: ("PSF-2.0", "usr/include"),
              r"libgtk-3-dev": ("LGPL-2.1+", "usr/include")}
 
 
-def plan_c_headers(ctx):
+def _apt_code_units(ctx, table: dict, source: str, suffix: str, prefix_keys: bool) -> list:
+    """One unit_code per apt package of `table` (pattern -> (licence, folder)): the files of the
+    folder ending in `suffix`, keys prefixed with the package name when `prefix_keys`."""
     units = []
-    for pat, (lic, sub) in C_HEADERS.items():
+    for pat, (lic, sub) in table.items():
         pkg, root = ctx.apt(pat)
-        files = walk(root, sub, lambda r: r.endswith(".h"))
-        units.append(("unit_code", dict(root=root, files=files, source="c_headers", licence=lic,
-                                        package=pkg.spec)))
+        files = walk(root, sub, lambda r: r.endswith(suffix))
+        units.append(("unit_code", dict(root=root, files=files, source=source, licence=lic,
+                                        package=pkg.spec,
+                                        key_prefix=f"{pkg.name}/" if prefix_keys else "")))
     return units
+
+
+def plan_c_headers(ctx):
+    return _apt_code_units(ctx, C_HEADERS, "c_headers", ".h", prefix_keys=False)
 
 
 LIBSTDCXX = r"libstdc\+\+-\d+-dev"
@@ -807,13 +814,7 @@ SQL_APT = {
 
 
 def plan_sql(ctx):
-    units = []
-    for pat, (lic, sub) in SQL_APT.items():
-        pkg, root = ctx.apt(pat)
-        files = walk(root, sub, lambda r: r.endswith(".sql"))
-        units.append(("unit_code", dict(root=root, files=files, source="sql_scripts", licence=lic,
-                                        package=pkg.spec, key_prefix=f"{pkg.name}/")))
-    return units
+    return _apt_code_units(ctx, SQL_APT, "sql_scripts", ".sql", prefix_keys=True)
 
 
 DOCBOOK_XSL = "usr/share/xml/docbook/stylesheet/docbook-xsl"
