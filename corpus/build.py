@@ -22,11 +22,23 @@ from corpus.stats import format_table, source_stats, summarise
 FORMAT_VERSION = 1
 
 
+def builder_digest() -> str:
+    """SHA-1 of the corpus builder's own code: a changed extraction or label rule rebuilds."""
+    h = hashlib.sha1()
+    folder = os.path.dirname(os.path.abspath(__file__))
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            with open(os.path.join(folder, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
+    return h.hexdigest()
+
+
 def settings_of(args) -> dict:
     """The settings that determine the output; a finished output with equal settings is reused."""
     return {"format_version": FORMAT_VERSION, "seed": args.seed,
             "max_source_mb": args.max_source_mb, "max_source_docs": args.max_source_docs,
-            "sources": sorted(f"{s.domain}/{s.name}" for s in S.SOURCES)}
+            "sources": sorted(f"{s.domain}/{s.name}" for s in S.SOURCES),
+            "builder": builder_digest()}
 
 
 def hash_key(seed: int, doc_id: str) -> str:

@@ -313,32 +313,28 @@ def test_fragments_below_the_minimum_are_dropped_and_counted(tmp_path):
     assert len(recs) == 1 and short == 1 and recs[0]["meta"]["lang"] == "de"
 
 
-def test_fortunes_are_labelled_by_the_topic_of_their_file(tmp_path):
+def test_fortunes_are_quotes_unless_their_file_holds_another_genre(tmp_path):
     cookie = "A fortune cookie long enough to be kept as a document of the corpus.\n%\n"
-    _write(str(tmp_path / "fortunes/science"), cookie * 2)
-    _write(str(tmp_path / "fortunes/zippy"), cookie)
-    _write(str(tmp_path / "fortunes/es/ciencia.fortunes"), cookie)
-    recs, skipped, _ = S.unit_fortunes(str(tmp_path), ["fortunes/science", "fortunes/zippy",
-                                                       "fortunes/es/ciencia.fortunes"],
+    _write(str(tmp_path / "fortunes/songs-poems"), cookie * 2)
+    _write(str(tmp_path / "fortunes/science"), cookie)
+    _write(str(tmp_path / "fortunes/de/suppe"), cookie)
+    recs, skipped, _ = S.unit_fortunes(str(tmp_path), ["fortunes/songs-poems", "fortunes/science",
+                                                       "fortunes/de/suppe"],
                                        "fortunes", "BSD-4-Clause", "apt:fortunes=1", "en")
     labels = {r["id"]: r["meta"]["label"] for r in recs}
-    assert labels == {"fortunes:fortunes/science#0": "general.science",
-                      "fortunes:fortunes/science#1": "general.science",
-                      "fortunes:fortunes/zippy#0": "general.forum_and_conversation",
-                      "fortunes:fortunes/es/ciencia.fortunes#0": "general.science"}
-    # a file without a topic gives only the genre's default label, marked as such for the teacher
-    origin = {r["id"]: r["meta"].get("label_from") for r in recs}
-    assert origin["fortunes:fortunes/zippy#0"] == "fallback"
-    assert origin["fortunes:fortunes/science#0"] is None
+    assert labels == {"fortunes:fortunes/songs-poems#0": "general.fiction_and_literature",
+                      "fortunes:fortunes/songs-poems#1": "general.fiction_and_literature",
+                      "fortunes:fortunes/science#0": "general.forum_and_conversation",
+                      "fortunes:fortunes/de/suppe#0": "general.education_and_howto"}
     assert skipped == []
 
 
-def test_fortune_topic_files_map_to_taxonomy_topics():
+def test_fortune_files_of_other_genres_map_to_taxonomy_topics():
     assert set(S.FORTUNE_LABELS.values()) <= set(TOPICS)
-    assert S.fortune_label("usr/share/games/fortunes/computers") == \
-        "general.technology_and_computing"
-    assert S.fortune_label("usr/share/games/fortunes/de/fussball") == "general.sports"
+    assert S.fortune_label("usr/share/games/fortunes/es/nietzsche.fortunes") == \
+        "general.religion_and_philosophy"
     assert S.fortune_label("usr/share/games/fortunes/tang300") == "general.fiction_and_literature"
+    assert S.fortune_label("usr/share/games/fortunes/politics") == "general.forum_and_conversation"
     assert S.fortune_label("usr/share/games/fortunes/de/zitate") == "general.forum_and_conversation"
 
 
@@ -445,6 +441,9 @@ def test_build_writes_gzip_jsonl_atomically_then_success_and_reruns_are_noops(
     # other settings: rebuilt in place
     args.seed = 1
     assert B.build(args) == 0 and calls == ["fetch", "fetch"]
+    # a changed builder (extraction or label rules) also rebuilds
+    monkeypatch.setattr(B, "builder_digest", lambda: "another version of the builder")
+    assert B.build(args) == 0 and calls == ["fetch", "fetch", "fetch"]
 
 
 def test_duplicate_ids_are_an_error(tmp_path, monkeypatch):
