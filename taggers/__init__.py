@@ -18,11 +18,6 @@ TAG_COLUMNS: tuple[str, ...] = ("lang", "lang_score", "lang_share", "topic", "to
 MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 TOPIC_MODEL = "topic.ftz"
 QUALITY_MODEL = "quality.ftz"
-# A document whose letters are confidently a natural language other than English (lid score and
-# share at least this) is prose, never code: the topic model, trained mostly on English, tends to
-# send unknown-vocabulary prose to a code class; such documents get their best non-code topic.
-PROSE_LANG_MIN_SCORE = 0.8
-PROSE_LANG_MIN_SHARE = 0.8
 REBUILD_HINT = ("rebuild it with `make train-taggers` (python -m taggers train-topic / "
                 "train-quality)")
 
@@ -91,15 +86,8 @@ def tag_batch(texts: list[str], models: Models, mask_pii: bool = False,
     norm = list(texts) if normalised else [normalise_text(t) for t in texts]
     langs, lang_scores, lang_shares = langid.identify(norm, models.lid)
     pre = topic.preprocess_batch(norm)
-    topics, topic_scores = topic.predict_topics(norm, models.topic, pre)
-    prose = [i for i, (t, l, sc, sh) in enumerate(zip(topics, langs, lang_scores, lang_shares))
-             if t.startswith("code.") and l not in ("en", "und")
-             and sc >= PROSE_LANG_MIN_SCORE and sh >= PROSE_LANG_MIN_SHARE]
-    if prose:
-        alt, alt_scores = topic.best_non_code_topics([norm[i] for i in prose], models.topic,
-                                                     [pre[i] for i in prose])
-        for i, t, sc in zip(prose, alt, alt_scores):
-            topics[i], topic_scores[i] = t, sc
+    topics, topic_scores = topic.topics_given_language(norm, models.topic, langs, lang_scores,
+                                                       lang_shares, pre)
     is_code = [home_of(t) == "code" for t in topics]
     hq = quality_model.predict_hq(pre, models.quality_model)
     q, flags, signals = quality.score(norm, langs, is_code, models.quality, model_probs=hq)

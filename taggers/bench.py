@@ -175,6 +175,36 @@ def accuracy(sample_dir: str, max_docs: int) -> None:
               f"on {len(code)} documents")
 
 
+def heldout_report(model_dir: str | None = None) -> None:
+    """The held-out figures written when the models were trained (`taggers/models/*.eval.json`:
+    sources and folders the evaluated models never saw), per class, with the issue's targets."""
+    from taggers import MODEL_DIR
+    base = model_dir or MODEL_DIR
+    try:
+        with open(os.path.join(base, "topic.eval.json"), encoding="utf-8") as f:
+            topic_eval = json.load(f)
+        with open(os.path.join(base, "quality.eval.json"), encoding="utf-8") as f:
+            quality_eval = json.load(f)
+    except OSError as exc:
+        print(f"\nHELD-OUT: no evaluation beside the models ({exc}); run `make train-taggers`")
+        return
+    print("\nHELD-OUT (written by `make train-taggers`; taggers/models/*.md has the details)")
+    for name, what in (("by_source", "a whole source per topic held out"),
+                       ("by_folder", "whole folders (projects, modules, topic files) held out")):
+        e = topic_eval[name]
+        print(f"  {what}: topic macro-F1 {e['topic_macro_f1']:.3f} (target 0.80), coarse domain "
+              f"macro-F1 {e.get('domain_macro_f1', float('nan')):.3f} (target 0.95), programming "
+              f"language {e.get('code_language_accuracy', float('nan')):.3f} (target 0.97)")
+        print("    " + ", ".join(f"{k} {v:.3f} ({e['topic_n'][k]})" for k, v in e["topic_f1"].items()))
+    tv = topic_eval.get("teacher_vs_student")
+    if tv:
+        print(f"  teacher (MiniLM + logistic regression) macro-F1 {tv['teacher_macro_f1']:.3f} vs "
+              f"distilled fastText {tv['student_macro_f1']:.3f} on the same {tv['n']} documents")
+    print(f"  quality: ROC-AUC {quality_eval['auc']:.3f} (target 0.95) on sources "
+          f"{', '.join(quality_eval['heldout_sources'])}: " + ", ".join(
+              f"{k} {v:.3f}" for k, v in quality_eval["auc_per_kind"].items()))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m taggers.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--sample", default="data/sample")
@@ -207,6 +237,7 @@ def main(argv=None) -> int:
                  if wl == "3kb" else ""))
     if not args.no_accuracy:
         accuracy(args.sample, args.docs)
+        heldout_report()
     return 0
 
 

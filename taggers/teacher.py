@@ -114,10 +114,12 @@ def fit_teacher(vectors: np.ndarray, labels: list[str], seed: int = 0, c: float 
     """Logistic regression (multinomial, balanced class weights) on unit-normalised embeddings of
     source-labelled documents."""
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
     if len(set(labels)) < 2:
         raise ValueError("the teacher needs source-labelled documents of at least two topics")
     clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced", random_state=seed)
-    clf.fit(vectors, labels)
+    with threadpool_limits(1):       # one BLAS thread: the same labels on every rebuild
+        clf.fit(vectors, labels)
     return clf
 
 

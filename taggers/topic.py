@@ -142,6 +142,31 @@ def predict_topics(texts: list[str], model, pre: list[str] | None = None
     return topics, scores
 
 
+# A document whose letters are confidently a natural language other than English (lid score and
+# share at least this) is prose, never code: the topic model, trained mostly on English, tends to
+# send unknown-vocabulary prose to a code class; such documents get their best non-code topic.
+PROSE_LANG_MIN_SCORE = 0.8
+PROSE_LANG_MIN_SHARE = 0.8
+
+
+def topics_given_language(texts: list[str], model, langs: list[str], lang_scores: list[float],
+                          lang_shares: list[float], pre: list[str] | None = None
+                          ) -> tuple[list[str], list[float]]:
+    """Batch: the topic of each text as `tag_batch` assigns it: the model's most probable topic,
+    except that confidently non-English prose never gets a code topic (see above)."""
+    pre = pre if pre is not None else preprocess_batch(texts)
+    topics, scores = predict_topics(texts, model, pre)
+    prose = [i for i, (t, l, sc, sh) in enumerate(zip(topics, langs, lang_scores, lang_shares))
+             if t.startswith("code.") and l not in ("en", "und")
+             and sc >= PROSE_LANG_MIN_SCORE and sh >= PROSE_LANG_MIN_SHARE]
+    if prose:
+        alt, alt_scores = best_non_code_topics([texts[i] for i in prose], model,
+                                               [pre[i] for i in prose])
+        for i, t, sc in zip(prose, alt, alt_scores):
+            topics[i], scores[i] = t, sc
+    return topics, scores
+
+
 def best_non_code_topics(texts: list[str], model, pre: list[str] | None = None
                          ) -> tuple[list[str], list[float]]:
     """Batch: the most probable topic outside `code.*` and its probability, for each text."""
@@ -200,16 +225,26 @@ def read_sample(sample_dir: str) -> list[dict]:
                     docs.append({"id": str(rec.get("id", f"{path}:{len(docs)}")), "text": text,
                                  "label": label, "lang": meta.get("lang") or "en", "source": source,
                                  "label_from": str(meta.get("label_from") or "source"),
-                                 "group": _group_of(source, meta)})
-    return docs
+                                 "folder": _folder_of(source, meta),
+                                 "path": str(meta.get("path") or "")})
+    return _assign_groups(docs)
 
 
-def _group_of(source: str, meta: dict) -> str:
-    """The unit a directory-level hold-out keeps together: the source, package and folder of the
-    document's file (a project, module or topic file), or the file itself when it is the only one."""
+def _folder_of(source: str, meta: dict) -> str:
     path = str(meta.get("path") or "")
-    folder = os.path.dirname(path) or path
-    return f"{source}|{meta.get('package', '')}|{folder}"
+    return f"{source}|{meta.get('package', '')}|{os.path.dirname(path) or path}"
+
+
+def _assign_groups(docs: list[dict]) -> list[dict]:
+    """Sets each document's `group`, the unit a folder-level hold-out keeps together: its file's
+    folder (a project or module), or the file itself where one folder holds files of different
+    labels (fortune topic files side by side, a project's code in several languages)."""
+    labels = defaultdict(set)
+    for d in docs:
+        labels[d["folder"]].add(d["label"])
+    for d in docs:
+        d["group"] = d["folder"] + (f"|{d['path']}" if len(labels[d["folder"]]) > 1 else "")
+    return docs
 
 
 _GSM8K_CALC = re.compile(r"<<[^<>]*>>")
@@ -316,7 +351,7 @@ def split_heldout(docs: list[dict], seed: int, heldout_frac: float = 0.2, by: st
 
 
 TEACHER_PER_LABEL = 150       # source-labelled documents per topic the teacher learns from
-TEACHER_POOL_MAX = 3000       # fallback-labelled documents the teacher may relabel
+TEACHER_POOL_MAX = 20000      # fallback-labelled documents the teacher may relabel
 TEACHER_EVAL_PER_LABEL = 60   # held-out documents per topic the teacher is scored on
 
 
@@ -432,15 +467,19 @@ def heldout_scores(model, docs, lid=None) -> dict:
     `domain_of(predicted topic, lid.176's language and share)`, as `tag_batch` computes it)."""
     from taggers.taxonomy import domain_of
     texts = [d["text"] for d in docs]
-    pred, _ = predict_topics(texts, model)
+    if lid is not None:
+        from taggers import langid
+        from taggers.normalise import normalise_text
+        norm = [normalise_text(t) for t in texts]
+        langs, lang_scores, shares = langid.identify(norm, lid)
+        pred, _ = topics_given_language(norm, model, langs, lang_scores, shares)
+    else:
+        pred, _ = predict_topics(texts, model)
     truth = [d["label"] for d in docs]
     out = {"topic_macro_f1": macro_f1(truth, pred)}
     code = [(t, p) for t, p in zip(truth, pred) if t.startswith("code.") and t != "code.docs_about_code"]
     out["code_language_accuracy"] = (sum(t == p for t, p in code) / len(code), len(code)) if code else None
     if lid is not None:
-        from taggers import langid
-        from taggers.normalise import normalise_text
-        langs, _, shares = langid.identify([normalise_text(t) for t in texts], lid)
         true_dom = [domain_of(d["label"], d["lang"], 1.0) for d in docs]
         pred_dom = [domain_of(p, l, s) for p, l, s in zip(pred, langs, shares)]
         out["domain_macro_f1"] = macro_f1(true_dom, pred_dom)
@@ -520,8 +559,44 @@ def train(sample_dir: str, output: str, seed: int = 0, max_per_label: int = 3000
     with open(card, "w", encoding="utf-8") as f:
         f.write(model_card(result, docs, chosen, sample_dir, output, seed, max_per_label,
                            max_foreign_share))
+    write_eval(os.path.splitext(output)[0] + ".eval.json", eval_summary(result))
     log(f"train-topic: wrote {output} ({result['size_bytes']:,} bytes) and {card} in {elapsed:.1f} s")
     return result
+
+
+def _scores_summary(sc: dict) -> dict:
+    f1, per = sc["topic_macro_f1"]
+    out = {"topic_macro_f1": round(f1, 4),
+           "topic_f1": {k: round(v["f1"], 4) for k, v in per.items()},
+           "topic_n": {k: v["n"] for k, v in per.items()}}
+    if sc.get("code_language_accuracy"):
+        out["code_language_accuracy"] = round(sc["code_language_accuracy"][0], 4)
+        out["code_language_n"] = sc["code_language_accuracy"][1]
+    if "domain_macro_f1" in sc:
+        out["domain_macro_f1"] = round(sc["domain_macro_f1"][0], 4)
+        out["domain_f1"] = {k: round(v["f1"], 4) for k, v in sc["domain_macro_f1"][1].items()}
+    return out
+
+
+def eval_summary(r: dict) -> dict:
+    """The held-out figures of a training run as plain JSON (`topic.eval.json` beside the model,
+    read by `make bench`)."""
+    out = {"by_source": _scores_summary(r["scores"]),
+           "by_folder": _scores_summary(r["directory"]["scores"])}
+    t = r.get("teacher")
+    if t and t.get("heldout"):
+        out["teacher_vs_student"] = {"n": t["heldout"]["n"],
+                                     "teacher_macro_f1": round(t["heldout"]["macro_f1"][0], 4),
+                                     "student_macro_f1": round(t["heldout"]["student_macro_f1"][0], 4)}
+    if t:
+        out["teacher_relabelled"] = sum(t["changes"].values())
+    return out
+
+
+def write_eval(path: str, summary: dict) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=1, sort_keys=True)
+        f.write("\n")
 
 
 def model_card(r, docs, chosen, sample_dir, output, seed, max_per_label, max_foreign_share) -> str:
@@ -598,9 +673,14 @@ def model_card(r, docs, chosen, sample_dir, output, seed, max_per_label, max_for
         _directory_section(w, dr)
     if r.get("teacher") is not None:
         _teacher_section(w, r["teacher"])
-    missing = [t for t in TOPICS if t not in r["how"]]
+    trained = {d["label"] for d in chosen}
+    missing = [t for t in TOPICS if t not in trained]
     if missing:
         w(f"\nTopics without training data (never predicted): {', '.join(missing)}.\n")
+    untested = sorted(trained - set(r["how"]))
+    if untested:
+        w(f"\nTopics trained only on fallback or teacher labels (no ground truth to hold out): "
+          f"{', '.join(untested)}.\n")
     if r["confusion"]:
         w("\n## Most frequent held-out confusions\n\n| true | predicted | n |\n|---|---|---|\n")
         for (t, p), n in r["confusion"].most_common(15):

@@ -142,6 +142,20 @@ def test_heldout_by_folder_keeps_folders_whole_and_holds_out_only_ground_truth()
         topic.split_heldout(docs, 0, by="file")
 
 
+def test_a_folder_of_files_with_different_labels_is_held_out_file_by_file(tmp_path):
+    recs = [("q/science", "general.science"), ("q/science", "general.science"),
+            ("q/sports", "general.sports"), ("src/a.py", "code.python"), ("src/b.py", "code.python")]
+    sample = tmp_path / "s" / "general"
+    sample.mkdir(parents=True)
+    (sample / "x.jsonl").write_text("".join(
+        json.dumps({"id": f"d{i}", "text": "some text", "source": "x",
+                    "meta": {"label": label, "path": path}}) + "\n"
+        for i, (path, label) in enumerate(recs)))
+    groups = [d["group"] for d in topic.read_sample(str(tmp_path / "s"))]
+    assert groups[0] == groups[1] != groups[2]           # topic files side by side: one unit each
+    assert groups[3] == groups[4]                         # one project folder: one unit
+
+
 def test_extra_labelled_files_read_gsm8k_records_without_calculator_marks(tmp_path):
     path = tmp_path / "gsm.jsonl"
     path.write_text(json.dumps({"question": "Tom has 3 apples and buys 2. How many?",
@@ -181,4 +195,10 @@ def test_training_with_the_teacher_writes_a_card_that_reports_it(tmp_path):
     card = (tmp_path / "topic.md").read_text()
     assert "## Teacher" in card and "--teacher" in card and "## Held out by folder" in card
     assert result["teacher"]["changes"][("general.forum_and_conversation", "general.science")] >= 15
+    ev = json.loads((tmp_path / "topic.eval.json").read_text())     # read by `make bench`
+    assert set(ev["by_source"]["topic_f1"]) == {"general.science", "general.sports",
+                                                "general.health_and_medicine"}
+    assert ev["by_folder"]["topic_macro_f1"] == pytest.approx(
+        result["directory"]["scores"]["topic_macro_f1"][0], abs=1e-4)
+    assert ev["teacher_relabelled"] == sum(result["teacher"]["changes"].values())
     assert 0.0 <= result["teacher"]["heldout"]["macro_f1"][0] <= 1.0
