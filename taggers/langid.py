@@ -30,7 +30,7 @@ import numpy as np
 from taggers import charclass
 
 MIN_SCORE = 0.4
-MAX_PREDICT_CHARS = 1000
+MAX_PREDICT_CHARS = 500
 MIN_CHUNK_CHARS = 200
 UND = "und"
 
