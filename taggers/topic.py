@@ -483,7 +483,19 @@ def heldout_scores(model, docs, lid=None) -> dict:
         true_dom = [domain_of(d["label"], d["lang"], 1.0) for d in docs]
         pred_dom = [domain_of(p, l, s) for p, l, s in zip(pred, langs, shares)]
         out["domain_macro_f1"] = macro_f1(true_dom, pred_dom)
+        out["domain_confusion"] = Counter((t, pd, f"{d['label']} -> {p} ({l})")
+                                          for t, pd, d, p, l in zip(true_dom, pred_dom, docs, pred,
+                                                                    langs) if t != pd)
     return out
+
+
+def _domain_confusions(w, sc: dict, top: int = 8) -> None:
+    conf = sc.get("domain_confusion")
+    if conf:
+        w("\n| true domain | predicted domain | true topic -> predicted topic (language) | n |\n"
+          "|---|---|---|---|\n")
+        for (t, pd, what), n in conf.most_common(top):
+            w(f"| {t} | {pd} | {what} | {n} |\n")
 
 
 def evaluate(model, docs):
@@ -665,6 +677,7 @@ def model_card(r, docs, chosen, sample_dir, output, seed, max_per_label, max_for
               f"**{df1:.3f}**\n\n| domain | n | precision | recall | F1 |\n|---|---|---|---|---|\n")
             for dname, v in per_dom.items():
                 w(f"| {dname} | {v['n']:,} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} |\n")
+            _domain_confusions(w, sc)
         w("\n| topic | n | precision | recall | F1 |\n|---|---|---|---|---|\n")
         for tname, v in per_f1.items():
             w(f"| {tname} | {v['n']:,} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} |\n")
@@ -700,7 +713,9 @@ def _directory_section(w, dr: dict) -> None:
         acc, n = sc["code_language_accuracy"]
         w(f"- programming language of code: **{acc:.3f}** on {n:,} documents\n")
     if "domain_macro_f1" in sc:
-        w(f"- coarse domain macro-F1: **{sc['domain_macro_f1'][0]:.3f}**\n")
+        w(f"- coarse domain macro-F1: **{sc['domain_macro_f1'][0]:.3f}** ("
+          + ", ".join(f"{k} {v['f1']:.3f}" for k, v in sc["domain_macro_f1"][1].items()) + ")\n")
+        _domain_confusions(w, sc)
     w("\n| label | held out | n | accuracy |\n|---|---|---|---|\n")
     for label in sorted(dr["how"]):
         n, ok = dr["per_label"].get(label, (0, 0))
