@@ -141,7 +141,7 @@ def predict(args) -> int:
 
 
 def train_topic(args) -> int:
-    from taggers.topic import train
+    from taggers.topic_training import train
     from taggers.teacher import TeacherUnavailable
     try:
         train(args.sample, args.output, seed=args.seed, max_per_label=args.max_per_label,

@@ -118,7 +118,7 @@ def accuracy(sample_dir: str, max_docs: int) -> None:
     IN-SAMPLE; the held-out ones (sources never seen in training) are in taggers/models/topic.md and
     taggers/models/quality.md, written when the models are trained."""
     import taggers
-    from taggers import langid, topic
+    from taggers import langid, topic_training
     from taggers.normalise import normalise_text
     models = taggers.load_models()
     recs = sample_records(sample_dir)
@@ -160,8 +160,8 @@ def accuracy(sample_dir: str, max_docs: int) -> None:
     from taggers.taxonomy import domain_of
     true_topic = [d["meta"]["label"] for d in docs]
     true_dom = [domain_of(d["meta"]["label"], d["meta"].get("lang") or "en", 1.0) for d in docs]
-    f1, per_t = topic.macro_f1(true_topic, cols["topic"])
-    df1, per_d = topic.macro_f1(true_dom, cols["domain"])
+    f1, per_t = topic_training.macro_f1(true_topic, cols["topic"])
+    df1, per_d = topic_training.macro_f1(true_dom, cols["domain"])
     code = [(t, p) for t, p in zip(true_topic, cols["topic"])
             if t.startswith("code.") and t != "code.docs_about_code"]
     print(f"\nIN-SAMPLE (trained on these sources; held-out figures: taggers/models/*.md), "

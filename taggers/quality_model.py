@@ -302,7 +302,7 @@ def train(sample_dir: str, output: str, seed: int = 0, max_per_source: int = 150
     card = os.path.splitext(output)[0] + ".md"
     with open(card, "w", encoding="utf-8") as f:
         f.write(model_card(result, sample_dir, output, seed, max_per_source, sorted(held)))
-    from taggers.topic import write_eval
+    from taggers.topic_training import write_eval
     write_eval(os.path.splitext(output)[0] + ".eval.json",
                {"heldout_sources": sorted(held), "auc": round(heldout["auc"], 4), "n": heldout["n"],
                 "auc_per_kind": {k: round(v["auc"], 4) for k, v in heldout["per_kind"].items()

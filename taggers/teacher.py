@@ -6,7 +6,7 @@ embeddings keyed by content (`EmbeddingCache`: the model runs at about 25 docume
 a rebuild embeds each document once), the teacher classifier (`fit_teacher`: logistic regression on
 the embeddings of source-labelled documents), and the labelling of documents whose source has no
 topic structure (`teacher_labels`: the most probable topic among the candidates the source allows,
-kept only above a confidence floor). `taggers.topic.train` distils these labels, with the source
+kept only above a confidence floor). `taggers.topic_training.train` distils these labels, with the source
 labels, into the fastText model. The teacher never runs in `make test`, `make demo` or `make tag`.
 """
 from __future__ import annotations

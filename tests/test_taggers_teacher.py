@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from taggers import teacher as T
-from taggers import topic
+from taggers import topic_training as topic
 
 
 class HashingEncoder:
