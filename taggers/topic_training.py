@@ -466,8 +466,8 @@ def model_card(r, docs, chosen, sample_dir, output, seed, max_per_label, max_for
     w("# Topic tagger (`taggers/models/topic.ftz`)\n\n")
     w("Supervised fastText classifier over the topics of `taggers/taxonomy.py` that have training "
       "data, quantised. Written by `taggers.topic_training.train`; this card is regenerated with the model.\n\n")
-    flags = "".join(f" --extra {e}" for e in r.get("extra") or []) + (" --teacher" if r.get("teacher")
-                                                                        is not None else "")
+    flags = "".join(f" --extra {_shown_extra(e)}" for e in r.get("extra") or []) + (
+        " --teacher" if r.get("teacher") is not None else "")
     w(f"Command: `python -m taggers train-topic --sample {sample_dir} --output {output} --seed {seed}"
       f"{flags}` (`make train-taggers`); {r['seconds']:.0f} s (fastText on one thread, fixed seed: "
       "deterministic; the teacher's embeddings come from its cache when present).\n\n")
@@ -548,6 +548,12 @@ def model_card(r, docs, chosen, sample_dir, output, seed, max_per_label, max_for
         for (t, p), n in r["confusion"].most_common(15):
             w(f"| {t} | {p} | {n} |\n")
     return out.getvalue()
+
+
+def _shown_extra(spec: str) -> str:
+    """`LABEL=PATH` as the card shows it: the file's name only (no folder of this machine)."""
+    label, _, path = spec.partition("=")
+    return f"{label}=<folder>/{os.path.basename(path)}"
 
 
 def _directory_section(w, dr: dict) -> None:
