@@ -50,9 +50,11 @@ def _id_hash(doc_id: str, seed: int) -> float:
     return int.from_bytes(h[:8], "big") / 2 ** 64
 
 
-def read_sample(sample_dir: str) -> list[dict]:
-    """Every record of `<sample>/<domain>/<source>.jsonl[.gz]` with a taxonomy label."""
+def read_sample(sample_dir: str, log=print) -> list[dict]:
+    """Every record of `<sample>/<domain>/<source>.jsonl[.gz]` with a taxonomy label; lines that
+    are not JSON objects, and records without a label or text, are counted and reported."""
     docs = []
+    invalid = unlabelled = 0
     for root, _dirs, files in sorted(os.walk(sample_dir)):
         for name in sorted(files):
             if not (name.endswith(".jsonl.gz") or name.endswith(".jsonl")):
@@ -64,11 +66,15 @@ def read_sample(sample_dir: str) -> list[dict]:
                     try:
                         rec = json.loads(line)
                     except json.JSONDecodeError:
+                        rec = None
+                    if not isinstance(rec, dict):
+                        invalid += int(bool(line.strip()))
                         continue
                     meta = rec.get("meta") or {}
                     label = meta.get("label") if isinstance(meta, dict) else None
                     text = rec.get("text")
                     if label not in TOPICS or not isinstance(text, str) or not text.strip():
+                        unlabelled += 1
                         continue
                     source = str(rec.get("source") or os.path.relpath(path, sample_dir))
                     docs.append({"id": str(rec.get("id", f"{path}:{len(docs)}")), "text": text,
@@ -76,6 +82,9 @@ def read_sample(sample_dir: str) -> list[dict]:
                                  "label_from": str(meta.get("label_from") or "source"),
                                  "folder": _folder_of(source, meta),
                                  "path": str(meta.get("path") or "")})
+    if invalid or unlabelled:
+        log(f"train-topic: {sample_dir}: skipped {invalid:,} lines that are not JSON objects and "
+            f"{unlabelled:,} records without a taxonomy label or text")
     return _assign_groups(docs)
 
 
@@ -99,10 +108,11 @@ def _assign_groups(docs: list[dict]) -> list[dict]:
 _GSM8K_CALC = re.compile(r"<<[^<>]*>>")
 
 
-def read_extra(specs: list[str]) -> list[dict]:
+def read_extra(specs: list[str], log=print) -> list[dict]:
     """Labelled documents from JSONL files named as `LABEL=PATH` (e.g. GSM8K as
     `math.word_problems=gsm8k_train.jsonl`): records with `text`, or `question` and `answer` (the
-    answer's `<<calculator>>` annotations removed). A missing file or an unknown label is an error."""
+    answer's `<<calculator>>` annotations removed). A missing file or an unknown label is an error;
+    lines that hold no usable record are counted and reported through `log`."""
     docs = []
     for spec in specs:
         label, sep, path = spec.partition("=")
@@ -112,22 +122,32 @@ def read_extra(specs: list[str]) -> list[dict]:
             raise SystemExit(f"--extra {spec!r}: no such file {path}")
         name = os.path.splitext(os.path.basename(path))[0]
         opener = gzip.open if path.endswith(".gz") else open
+        skipped = 0
         with opener(path, "rt", encoding="utf-8", errors="replace") as f:
             for i, line in enumerate(f):
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
+                text = _extra_text(line)
+                if text is None:
+                    skipped += int(bool(line.strip()))
                     continue
-                if not isinstance(rec, dict):
-                    continue
-                text = rec.get("text")
-                if not isinstance(text, str) and isinstance(rec.get("question"), str):
-                    text = rec["question"] + "\n\n" + _GSM8K_CALC.sub("", str(rec.get("answer", "")))
-                if isinstance(text, str) and text.strip():
-                    docs.append({"id": f"{name}:{i}", "text": text, "label": label, "lang": "en",
-                                 "source": name, "label_from": "source",
-                                 "group": f"{name}|{i % 10}"})
+                docs.append({"id": f"{name}:{i}", "text": text, "label": label, "lang": "en",
+                             "source": name, "label_from": "source", "group": f"{name}|{i % 10}"})
+        if skipped:
+            log(f"train-topic: {path}: skipped {skipped:,} lines that are not JSON records with "
+                "text (or question and answer)")
     return docs
+
+
+def _extra_text(line: str) -> str | None:
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(rec, dict):
+        return None
+    text = rec.get("text")
+    if not isinstance(text, str) and isinstance(rec.get("question"), str):
+        text = rec["question"] + "\n\n" + _GSM8K_CALC.sub("", str(rec.get("answer", "")))
+    return text if isinstance(text, str) and text.strip() else None
 
 
 def select(docs: list[dict], seed: int, max_per_label: int, max_foreign_share: float) -> list[dict]:
@@ -370,7 +390,7 @@ def train(sample_dir: str, output: str, seed: int = 0, max_per_label: int = 3000
     defaults to the bundled MiniLM, embeddings cached in `teacher_cache`), and the teacher is
     scored on the same held-out documents as the student."""
     t0 = time.time()
-    docs = read_sample(sample_dir) + read_extra(list(extra))
+    docs = read_sample(sample_dir, log) + read_extra(list(extra), log)
     if not docs:
         raise SystemExit(f"no labelled documents (meta.label in the taxonomy) under {sample_dir}")
     teacher_summary = cache = None

@@ -151,7 +151,12 @@ def test_a_folder_of_files_with_different_labels_is_held_out_file_by_file(tmp_pa
         json.dumps({"id": f"d{i}", "text": "some text", "source": "x",
                     "meta": {"label": label, "path": path}}) + "\n"
         for i, (path, label) in enumerate(recs)))
-    groups = [d["group"] for d in topic.read_sample(str(tmp_path / "s"))]
+    with open(sample / "x.jsonl", "a") as f:                 # bad lines are reported, not fatal
+        f.write("[1, 2]\nnot json\n" + json.dumps({"id": "u", "text": "no label"}) + "\n")
+    said = []
+    groups = [d["group"] for d in topic.read_sample(str(tmp_path / "s"), log=said.append)]
+    assert said == [f"train-topic: {tmp_path / 's'}: skipped 2 lines that are not JSON objects and "
+                    "1 records without a taxonomy label or text"]
     assert groups[0] == groups[1] != groups[2]           # topic files side by side: one unit each
     assert groups[3] == groups[4]                         # one project folder: one unit
 
@@ -160,8 +165,10 @@ def test_extra_labelled_files_read_gsm8k_records_without_calculator_marks(tmp_pa
     path = tmp_path / "gsm.jsonl"
     path.write_text(json.dumps({"question": "Tom has 3 apples and buys 2. How many?",
                                 "answer": "3 + 2 = <<3+2=5>>5 apples.\n#### 5"}) + "\nnot json\n")
-    docs = topic.read_extra([f"math.word_problems={path}"])
+    said = []
+    docs = topic.read_extra([f"math.word_problems={path}"], log=said.append)
     assert len(docs) == 1 and docs[0]["label"] == "math.word_problems"
+    assert len(said) == 1 and "skipped 1 lines" in said[0]          # the line that is not JSON
     assert "<<" not in docs[0]["text"] and "How many?\n\n3 + 2 = 5 apples." in docs[0]["text"]
     with pytest.raises(SystemExit, match="taxonomy topic"):
         topic.read_extra([f"math.nonsense={path}"])
