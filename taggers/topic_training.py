@@ -345,7 +345,7 @@ def heldout_scores(model, docs, lid=None) -> dict:
     else:
         pred, _ = predict_topics(texts, model)
     truth = [d["label"] for d in docs]
-    out = {"topic_macro_f1": macro_f1(truth, pred)}
+    out = {"topic_macro_f1": macro_f1(truth, pred), "pred": pred}
     code = [(t, p) for t, p in zip(truth, pred) if t.startswith("code.") and t != "code.docs_about_code"]
     out["code_language_accuracy"] = (sum(t == p for t, p in code) / len(code), len(code)) if code else None
     if lid is not None:
@@ -367,9 +367,11 @@ def _domain_confusions(w, sc: dict, top: int = 8) -> None:
             w(f"| {t} | {pd} | {what} | {n} |\n")
 
 
-def evaluate(model, docs):
-    """Per-label (n, correct) and a confusion Counter of (true, predicted)."""
-    topics, _ = predict_topics([d["text"] for d in docs], model)
+def evaluate(model, docs, topics: list[str] | None = None):
+    """Per-label (n, correct) and a confusion Counter of (true, predicted); `topics`: the
+    predictions when already made (heldout_scores' `pred`)."""
+    if topics is None:
+        topics, _ = predict_topics([d["text"] for d in docs], model)
     per = defaultdict(lambda: [0, 0])
     confusion = Counter()
     for d, t in zip(docs, topics):
@@ -412,18 +414,18 @@ def train(sample_dir: str, output: str, seed: int = 0, max_per_label: int = 3000
     lid = load_lid()
     with tempfile.TemporaryDirectory() as work:
         eval_model = _fit(train_docs, seed, work)
-        per, confusion = evaluate(eval_model, held)
         scores = heldout_scores(eval_model, held, lid)
+        pred = scores.pop("pred")
+        per, confusion = evaluate(eval_model, held, pred)
         train_per, _ = evaluate(eval_model, train_docs)
         dir_model = _fit(dir_train, seed, work)
         dir_scores = heldout_scores(dir_model, dir_held, lid)
-        dir_per, _ = evaluate(dir_model, dir_held)
+        dir_per, _ = evaluate(dir_model, dir_held, dir_scores.pop("pred"))
         if teacher:
             th = teacher_heldout(train_docs, held, seed, encode, cache, log)
             ids = th.pop("ids")
-            subset = [d for d in held if d["id"] in ids]
-            pred, _ = predict_topics([d["text"] for d in subset], eval_model)
-            th["student_macro_f1"] = macro_f1([d["label"] for d in subset], pred)
+            pairs = [(d["label"], p) for d, p in zip(held, pred) if d["id"] in ids]
+            th["student_macro_f1"] = macro_f1([t for t, _ in pairs], [p for _, p in pairs])
             teacher_summary["heldout"] = th
         final = _fit(chosen, seed, work)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
