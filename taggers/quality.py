@@ -42,7 +42,6 @@ is not code, with a model probability p: quality = (1 - model_weight) * heuristi
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -231,7 +230,6 @@ def applicable_rules(lang: str, is_code: bool) -> list[str]:
 # concatenated code points of the batch (taggers.charclass), counts per document by cumulative sums
 # at document boundaries, n-grams per document on word hashes with candidates pruned as n grows.
 
-_PARA_SPLIT = re.compile(r"\n[ \t]*\n\s*")
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX2 = np.uint64(0xBF58476D1CE4E5B9)
 
@@ -250,19 +248,61 @@ _STOP_KEYS = _stop_keys()
 _STOP_MAX_LEN = max(map(len, STOP_WORDS))
 
 
-def _dup_frac_by_chars(items: list[str]) -> float:
-    """Characters in repeated copies (after the first) / characters in all items."""
-    total = sum(map(len, items))
-    if total == 0:
-        return 0.0
-    seen: set[str] = set()
-    dup = 0
-    for it in items:
-        if it in seen:
-            dup += len(it)
-        else:
-            seen.add(it)
-    return dup / total
+_HASH_BASE = 0x100000001B3                      # odd, so invertible modulo 2**64
+_HASH_BASE_INV = pow(_HASH_BASE, -1, 2 ** 64)
+
+
+_POWERS: dict[int, np.ndarray] = {}
+_POWERS_CACHED = 1 << 20
+
+
+def _powers(base: int, n: int) -> np.ndarray:
+    """base**i modulo 2**64 for i in 0..n-1 (numpy's uint64 products wrap); the first 2**20 are
+    computed once and kept."""
+    cached = _POWERS.get(base)
+    if cached is None:
+        cached = np.full(_POWERS_CACHED, base, dtype=np.uint64)
+        cached[0] = 1
+        cached = _POWERS[base] = np.cumprod(cached, dtype=np.uint64)
+    if n <= len(cached):
+        return cached[:n]
+    p = np.full(n, base, dtype=np.uint64)
+    p[0] = 1
+    return np.cumprod(p, dtype=np.uint64)
+
+
+def _hash_prefix(cp: np.ndarray) -> np.ndarray:
+    """Prefix sums of cp[i] * BASE**i modulo 2**64 (length len(cp) + 1), for `_span_hashes`."""
+    prefix = np.zeros(len(cp) + 1, dtype=np.uint64)
+    np.cumsum(np.multiply(cp, _powers(_HASH_BASE, len(cp)), dtype=np.uint64), out=prefix[1:])
+    return prefix
+
+
+def _span_hashes(prefix: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each span cp[starts[i]:ends[i]] of the code points whose `_hash_prefix`
+    is given: equal spans get equal hashes. Hand-written because numpy has no vectorised substring
+    hash (a polynomial hash modulo 2**64, then mixed with the length; Python's hash() would need a
+    str object per span)."""
+    h = (prefix[ends] - prefix[starts]) * _powers(_HASH_BASE_INV, len(prefix))[starts]
+    h ^= (ends - starts).astype(np.uint64) * _MIX2
+    h ^= h >> np.uint64(31)
+    h *= _MIX
+    h ^= h >> np.uint64(29)
+    return h
+
+
+def _dup_char_frac(key: np.ndarray, length: np.ndarray, doc: np.ndarray, n_docs: int) -> np.ndarray:
+    """Per document: characters of the items (lines, paragraphs) that repeat an earlier item of the
+    same document (every copy after the first) / characters of all its items. `key`: a hash of
+    each item's content, `length` its characters, `doc` its document (items in document order)."""
+    total = np.bincount(doc, weights=length, minlength=n_docs)
+    if not len(key):
+        return np.zeros(n_docs)
+    _, first = np.unique(key ^ (doc.astype(np.uint64) * _MIX), return_index=True)
+    repeat = np.ones(len(key), dtype=bool)
+    repeat[first] = False
+    dup = np.bincount(doc[repeat], weights=length[repeat], minlength=n_docs)
+    return np.where(total > 0, dup / np.maximum(total, 1), 0.0)
 
 
 def _seg_sums(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -276,30 +316,28 @@ def _seg_sums(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return out
 
 
-def _ngram_batch(word_lists: list[list[str]]) -> dict[str, np.ndarray]:
-    """top_{2,3,4}gram_frac and dup_{5..10}gram_frac of every document, from its lowercased words.
+def _ngram_batch(ids: np.ndarray, lens: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """top_{2,3,4}gram_frac and dup_{5..10}gram_frac of every document, from its lowercased words:
+    `ids` a hash of each word (uint64), `lens` its characters, `counts` the words of each document
+    (the words of all documents concatenated in order).
 
     All documents' word hashes are concatenated; a k-gram's hash mixes in its document, so equal
     k-grams of different documents never match. Candidates (start positions of k-grams that may
     occur twice in their document) shrink as k grows: a k-gram repeats only where its (k-1)-gram
     prefix repeats; a document without a repeated k-gram has none for larger k either."""
-    n_docs = len(word_lists)
+    n_docs = len(counts)
     out = {f"top_{k}gram_frac": np.zeros(n_docs) for k in TOP_NGRAM_NS}
     out.update({f"dup_{k}gram_frac": np.zeros(n_docs) for k in DUP_NGRAM_NS})
-    counts = np.fromiter(map(len, word_lists), dtype=np.int64, count=n_docs)
     wb = np.zeros(n_docs + 1, dtype=np.int64)
     np.cumsum(counts, out=wb[1:])
     n = int(wb[-1])
     if n < 2:
         return out
-    words = [w for ws in word_lists for w in ws]
-    lens = np.fromiter(map(len, words), dtype=np.int64, count=n)
     csum = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lens, out=csum[1:])
     total = (csum[wb[1:]] - csum[wb[:-1]]).astype(np.float64)
     doc = np.repeat(np.arange(n_docs), counts)
     wend = wb[1:][doc]                      # end (exclusive) of each word's document
-    ids = np.fromiter(map(hash, words), dtype=np.int64, count=n).view(np.uint64)
     base = ids ^ (doc.astype(np.uint64) * _MIX2 + np.uint64(1))
     pos = np.nonzero(np.arange(n) + 2 <= wend)[0]
     h = (base[pos] * _MIX) ^ (ids[pos + 1] * _MIX2 + np.uint64(2))
@@ -348,22 +386,78 @@ def _ngram_batch(word_lists: list[list[str]]) -> dict[str, np.ndarray]:
     return out
 
 
-_LINE_SIGNALS = ("lines_ending_punct_frac", "bullet_lines_frac", "ellipsis_lines_frac",
-                 "short_line_frac", "mean_line_length", "max_line_length", "dup_line_frac")
+_TERMINAL_CPS = np.array(sorted(ord(p) for p in TERMINAL_PUNCT), dtype=np.uint32)
+_BULLET_CPS = np.array(sorted(ord(b) for b in BULLETS), dtype=np.uint32)
+_NL, _DOT, _TAB, _SP = ord("\n"), ord("."), ord("\t"), ord(" ")
 
 
-def _line_signals(text: str, short_line_chars: int) -> tuple[float, ...]:
-    """The `_LINE_SIGNALS` of one text."""
-    lines = [ln for ln in map(str.strip, text.split("\n")) if ln]
-    n_lines = len(lines)
-    if not n_lines:
-        return (0.0,) * 7
-    line_lens = list(map(len, lines))
-    return (len([1 for ln in lines if ln.endswith(TERMINAL_PUNCT)]) / n_lines,
-            len([1 for ln in lines if ln.startswith(BULLETS)]) / n_lines,
-            len([1 for ln in lines if ln.endswith(("...", "\u2026"))]) / n_lines,
-            len([1 for x in line_lens if x <= short_line_chars]) / n_lines,
-            sum(line_lens) / n_lines, float(max(line_lens)), _dup_frac_by_chars(lines))
+def _stripped_pieces(piece_start: np.ndarray, solid: np.ndarray):
+    """Pieces of a concatenated text (a piece starts where `piece_start` is True) stripped of
+    whitespace: (first, last) index of the non-space (`solid`) characters of every piece that has
+    any, in text order."""
+    ns = np.flatnonzero(solid)
+    if not len(ns):
+        return ns, ns
+    piece = np.cumsum(piece_start)[ns]
+    new = np.ones(len(ns), dtype=bool)
+    new[1:] = piece[1:] != piece[:-1]
+    first = ns[new]
+    last = np.append(ns[np.flatnonzero(new)[1:] - 1], ns[-1])
+    return first, last
+
+
+def _line_signals(cp: np.ndarray, space: np.ndarray, bounds: np.ndarray,
+                  short_line_chars: int) -> dict[str, np.ndarray]:
+    """Line and paragraph signals of every document of a concatenation (`bounds`: document
+    starts and the end): lines are `\\n`-separated and stripped; paragraphs are separated by a line
+    holding only spaces and tabs between two newlines (`re.split(r"\\n[ \\t]*\\n", text)`), and
+    stripped; both count only when non-empty."""
+    n_docs = len(bounds) - 1
+    n = len(cp)
+    solid = ~space
+    is_nl = cp == _NL
+    doc_start = np.zeros(n + 1, dtype=bool)
+    doc_start[bounds[:-1]] = True
+    line_start = doc_start[:n].copy()
+    line_start[1:] |= is_nl[:-1]
+    first, last = _stripped_pieces(line_start, solid)
+    prefix = _hash_prefix(cp)
+    doc = np.searchsorted(bounds, first, side="right") - 1
+    length = last - first + 1
+    n_lines = np.maximum(np.bincount(doc, minlength=n_docs), 1).astype(np.float64)
+
+    def share(mask):
+        return np.bincount(doc[mask], minlength=n_docs) / n_lines
+
+    end_cp = cp[last]
+    ellipsis = (end_cp == 0x2026) | ((length >= 3) & (end_cp == _DOT) & (cp[last - 1] == _DOT)
+                                     & (cp[np.maximum(last - 2, 0)] == _DOT))
+    max_len = np.zeros(n_docs)
+    np.maximum.at(max_len, doc, length)
+    cols = {
+        "lines_ending_punct_frac": share(np.isin(end_cp, _TERMINAL_CPS)),
+        "bullet_lines_frac": share(np.isin(cp[first], _BULLET_CPS)),
+        "ellipsis_lines_frac": share(ellipsis),
+        "short_line_frac": share(length <= short_line_chars),
+        "mean_line_length": np.bincount(doc, weights=length, minlength=n_docs) / n_lines,
+        "max_line_length": max_len,
+        "dup_line_frac": _dup_char_frac(_span_hashes(prefix, first, last + 1), length, doc,
+                                       n_docs),
+    }
+    # paragraph breaks: two consecutive newlines of one document with only spaces and tabs between
+    newlines = np.flatnonzero(is_nl)
+    other = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum((cp != _SP) & (cp != _TAB), out=other[1:])
+    p, q = newlines[:-1], newlines[1:]
+    brk = q[(other[q] == other[p + 1]) & (np.searchsorted(bounds, p, side="right")
+                                          == np.searchsorted(bounds, q, side="right"))]
+    para_start = doc_start.copy()
+    para_start[brk + 1] = True
+    first, last = _stripped_pieces(para_start[:n], solid)
+    pdoc = np.searchsorted(bounds, first, side="right") - 1
+    cols["dup_paragraph_frac"] = _dup_char_frac(_span_hashes(prefix, first, last + 1),
+                                                last - first + 1, pdoc, n_docs)
+    return cols
 
 
 CHUNK_CHARS = 200_000   # documents are processed in chunks of about this many characters
@@ -398,7 +492,8 @@ def _signals_chunk(texts: list[str], short_line_chars: int) -> dict[str, np.ndar
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
     bounds = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=bounds[1:])
-    cls = charclass.classes(charclass.codepoints("".join(texts)))
+    cp = charclass.codepoints("".join(texts))
+    cls = charclass.classes(cp)
     letter = (cls & charclass.LETTER).astype(bool)
     space = (cls & charclass.SPACE).astype(bool)
     letters = _seg_sums(letter, bounds)
@@ -421,7 +516,8 @@ def _signals_chunk(texts: list[str], short_line_chars: int) -> dict[str, np.ndar
     lb = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(low_lengths, out=lb[1:])
     lcp = charclass.codepoints("".join(lowers))
-    wa = (charclass.classes(lcp) & charclass.WORD_APOS).astype(bool)
+    lcls = charclass.classes(lcp)
+    wa = (lcls & charclass.WORD_APOS).astype(bool)
     edge = np.zeros(len(wa) + 1, dtype=bool)
     edge[lb] = True
     tok_start = wa & (edge[:-1] | ~np.concatenate(([False], wa[:-1])))
@@ -459,13 +555,16 @@ def _signals_chunk(texts: list[str], short_line_chars: int) -> dict[str, np.ndar
     repl = np.array([t.count("\ufffd") for t in texts], dtype=np.float64)
     cols["replacement_char_frac"] = np.where(lengths > 0, repl / nz, 0.0)
     cols["lorem_ipsum"] = np.array([1.0 if "lorem ipsum" in low else 0.0 for low in lowers])
-    line_rows = np.array([_line_signals(t, short_line_chars) for t in texts], dtype=np.float64)
-    for j, name in enumerate(_LINE_SIGNALS):
-        cols[name] = line_rows[:, j] if n else np.zeros(0)
-    cols["dup_paragraph_frac"] = np.array(
-        [_dup_frac_by_chars([p for p in map(str.strip, _PARA_SPLIT.split(t)) if p]) for t in texts],
-        dtype=np.float64)
-    cols.update(_ngram_batch([low.split() for low in lowers]))
+    cols.update(_line_signals(cp, space, bounds, short_line_chars))
+    # n-grams: over the words (maximal runs of non-space characters) of the lowercased texts
+    lspace = (lcls & charclass.SPACE).astype(bool)
+    w_start = ~lspace
+    w_start[1:] &= lspace[:-1] | edge[1:-1]
+    w_end = ~lspace
+    w_end[:-1] &= lspace[1:] | edge[1:-1]
+    ws, we = np.flatnonzero(w_start), np.flatnonzero(w_end) + 1
+    w_counts = np.bincount(np.searchsorted(lb, ws, side="right") - 1, minlength=n)
+    cols.update(_ngram_batch(_span_hashes(_hash_prefix(lcp), ws, we), we - ws, w_counts))
     return cols
 
 

@@ -60,6 +60,41 @@ def test_batch_signals_do_not_depend_on_batching():
         quality.CHUNK_CHARS = old
 
 
+def _reference_line_signals(text: str, short: int = 30) -> dict[str, float]:
+    """The per-document definitions of the line and paragraph signals, with Python's str methods."""
+    def dup_frac(items):
+        seen, dup = set(), 0
+        for it in items:
+            dup += len(it) if it in seen else 0
+            seen.add(it)
+        return dup / sum(map(len, items)) if items else 0.0
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    paras = [p.strip() for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+    n = max(len(lines), 1)
+    return {
+        "lines_ending_punct_frac": sum(ln.endswith(quality.TERMINAL_PUNCT) for ln in lines) / n,
+        "bullet_lines_frac": sum(ln.startswith(quality.BULLETS) for ln in lines) / n,
+        "ellipsis_lines_frac": sum(ln.endswith(("...", "\u2026")) for ln in lines) / n,
+        "short_line_frac": sum(len(ln) <= short for ln in lines) / n,
+        "mean_line_length": sum(map(len, lines)) / n,
+        "max_line_length": float(max(map(len, lines), default=0)),
+        "dup_line_frac": dup_frac(lines), "dup_paragraph_frac": dup_frac(paras)}
+
+
+EDGES = ["a\n \nb\n\t\nb", "x\n\n", "\n\nx", "...", "..", ". ..", "a...\n\u2026\n- b\n+ c\n\u2022 d",
+         "p\n \u00a0\n\nq\n\np", "\n", " \n \n ", "dup line\nother\ndup line\n  dup line  ",
+         "para one\n\npara two\n \t \npara one\n\n\n\npara one", "x" * 50 + "\n" + "y" * 10,
+         "\u0130\u0130\n\u0130\u0130", "e\U0001F600\n\U0001F600e\n\U0001F600e"]
+
+
+def test_line_and_paragraph_signals_equal_the_per_document_definitions():
+    texts = TRICKY + EDGES
+    batch = quality.signals_batch(texts)            # one batch: documents never share a line
+    for text, got in zip(texts, batch):
+        want = _reference_line_signals(text)
+        assert {k: got[k] for k in want} == pytest.approx(want), repr(text)
+
+
 def test_ngram_signals_by_hand():
     s = quality.signals_of("a b c d e a b c d e")
     # the 5-gram "a b c d e" occurs twice: its second copy (5 of 10 words) is duplicated
