@@ -35,7 +35,24 @@ def preprocess(text: str, max_chars: int = MAX_PREPROCESS_CHARS) -> str:
 
 _SPACE_CP = np.uint32(32)
 _ZERO_CP = np.uint32(ord("0"))
-_UNDERSCORE_CP = ord("_")
+# Token kinds of `_TOKEN`: 0 space, 1 letter, 2 digit (\d), 3 underscore, 4 any other character.
+_KIND_OF_CLASS = np.array([0 if b & charclass.SPACE else 1 if b & charclass.LETTER else
+                           2 if b & charclass.DECIMAL else 4 for b in range(256)], dtype=np.int8)
+_KIND_TABLE: np.ndarray | None = None
+
+
+def _kinds(cp: np.ndarray) -> np.ndarray:
+    """Token kind (int8) of every code point: one lookup in a table of the BMP (built once)."""
+    global _KIND_TABLE
+    if _KIND_TABLE is None:
+        _KIND_TABLE = _KIND_OF_CLASS[charclass.table()]
+        _KIND_TABLE[ord("_")] = 3
+    if cp.size and int(cp.max()) > 0xFFFF:
+        kind = _KIND_TABLE[np.minimum(cp, 0xFFFF)]
+        astral = np.flatnonzero(cp > 0xFFFF)
+        kind[astral] = _KIND_OF_CLASS[charclass.classes(cp[astral])]
+        return kind
+    return _KIND_TABLE[cp]
 
 
 CHUNK_CHARS = 200_000   # documents are processed in chunks of about this many characters
@@ -60,35 +77,28 @@ def _preprocess_chunk(texts: list[str], max_chars: int) -> list[str]:
     parts = [t[:max_chars].lower().replace("\n\n", " nlnl ") for t in texts]
     lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
     cp = charclass.codepoints(" ".join(parts))         # a space between documents: no token crosses
-    cls = charclass.classes(cp)
-    kind = np.full(len(cp), 4, dtype=np.int8)           # 4: any other non-space character
-    kind[(cls & charclass.SPACE) != 0] = 0
-    kind[(cls & charclass.LETTER) != 0] = 1
-    kind[(cls & charclass.DECIMAL) != 0] = 2
-    kind[cp == _UNDERSCORE_CP] = 3
+    n = len(cp)
+    kind = _kinds(cp)
     solid = kind != 0
     start = solid.copy()
     start[1:] &= (kind[1:] != kind[:-1]) | (kind[1:] == 4)
-    tok_starts = np.nonzero(start)[0]
-    tok_ends = np.append(tok_starts[1:], len(cp))
-    # a token ends at the first space or at the next token's start
-    nxt_space = np.nonzero(~solid)[0]
-    if len(nxt_space):
-        j = np.searchsorted(nxt_space, tok_starts)
-        sp = np.where(j < len(nxt_space), nxt_space[np.minimum(j, len(nxt_space) - 1)], len(cp))
-        tok_ends = np.minimum(tok_ends, sp)
-    keep = solid.copy()
-    long_num = np.nonzero((kind[tok_starts] == 2) & (tok_ends - tok_starts >= 5))[0]
-    if len(long_num):                                    # \d{5,} -> "0"
+    tok_starts = np.flatnonzero(start)
+    # a token ends before the next token's start or the next space
+    breaks_after = np.ones(n, dtype=bool)
+    breaks_after[:-1] = start[1:] | ~solid[1:]
+    tok_ends = np.flatnonzero(solid & breaks_after) + 1
+    keep = solid
+    long_num = (kind[tok_starts] == 2) & (tok_ends - tok_starts >= 5)
+    if long_num.any():                                   # \d{5,} -> "0"
+        num_start, num_end = tok_starts[long_num], tok_ends[long_num]
         cp = cp.copy()
-        cp[tok_starts[long_num]] = _ZERO_CP
-        drop = np.zeros(len(cp) + 1, dtype=np.int64)
-        np.add.at(drop, tok_starts[long_num] + 1, 1)
-        np.add.at(drop, tok_ends[long_num], -1)
-        keep &= np.cumsum(drop[:-1]) == 0
-    kept = np.nonzero(keep)[0]
-    n_starts = np.cumsum(start[kept])                    # tokens started up to each kept char
-    out_pos = np.arange(len(kept)) + n_starts - 1        # one space before every token but the first
+        cp[num_start] = _ZERO_CP
+        inside = np.zeros(n + 1, dtype=np.int8)          # +1 from a number's 2nd digit to its end
+        inside[num_start + 1] = 1
+        inside[num_end] -= 1
+        keep = solid & (np.cumsum(inside[:-1], dtype=np.int8) == 0)
+    kept = np.flatnonzero(keep)
+    out_pos = np.cumsum(start[kept] + 1, dtype=np.int64) - 2  # a space before each token but the 1st
     out = np.full(int(out_pos[-1]) + 1 if len(kept) else 0, _SPACE_CP, dtype=np.uint32)
     out[out_pos] = cp[kept]
     s = out.tobytes().decode("utf-32-le", "surrogatepass")

@@ -30,7 +30,8 @@ def test_character_classes_match_pythons_re():
 def test_preprocess_batch_equals_preprocess():
     assert topic.preprocess_batch(TRICKY) == [topic.preprocess(t) for t in TRICKY]
     assert topic.preprocess_batch([]) == []
-    long = ["word " * 3000, "12345678 " * 10]
+    long = ["word " * 3000, "12345678 " * 10, "12345",
+            "a12345b 123456_7 __99999 \U0001D7CE\U0001D7CF\U0001D7D0\U0001D7D1\U0001D7D2 x\U0001F600_"]
     assert topic.preprocess_batch(long) == [topic.preprocess(t) for t in long]
     # chunking: many documents spread over several chunks give the same result
     many = TRICKY * 40
