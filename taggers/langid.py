@@ -35,7 +35,6 @@ MIN_CHUNK_CHARS = 200
 UND = "und"
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t\f\v]*\n\s*")
-_WS = re.compile(r"\s+")
 _LABEL_PREFIX = "__label__"
 
 
@@ -97,7 +96,7 @@ def identify(texts: list[str], model, min_score: float = MIN_SCORE,
         if chunk.isascii():     # only \n matters to fastText; other ASCII whitespace splits too
             items.append(chunk.replace("\n", " "))
         else:
-            items.append(_WS.sub(" ", chunk))
+            items.append(" ".join(chunk.split()))   # every Unicode space; fastText splits on ASCII ones
         owner.append(pending_doc)
         weight.append(pending_letters)
 

@@ -19,8 +19,14 @@ The patterns aim at precision (a false positive rewrites real text when masking)
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+import string
+
+import numpy as np
+
+from taggers import charclass
 
 MASKS = {"email": "<EMAIL>", "ip": "<IP_ADDRESS>", "phone": "<PHONE_NUMBER>"}
 PII_SIGNAL_NAMES = ("pii_email_count", "pii_ip_count", "pii_phone_count")
@@ -30,6 +36,9 @@ EMAIL = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
     r"(?!" + _FILE_EXT + r"\b)[A-Za-z]{2,24}(?![\w-]|\.[A-Za-z0-9])")
+# the characters an address can have right before its "@" (end of the local part) and right after
+_LOCAL_END = frozenset(string.ascii_letters + string.digits + "_%+-")
+_DOMAIN_START = frozenset(string.ascii_letters + string.digits)
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4 = re.compile(r"(?<![\w.])(?<!\.)" + rf"{_OCTET}(?:\.{_OCTET}){{3}}" + r"(?![\w-]|\.\d)")
 _VERSION_BEFORE = re.compile(r"(?:\bv|\bver\.?|version|release|rev\.?)\s*$", re.IGNORECASE)
@@ -48,6 +57,36 @@ _DIGIT = re.compile(r"\d")
 # strict patterns above only run in a window around each candidate.
 _NUMERIC_PRE = re.compile(r"[\d(+][\d ().+-]{5,}\d")    # IPv4 addresses and phone numbers
 _IPV6_PRE = re.compile(r":[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{1,4}(?![g-zG-Z_])")
+# Faster forms of _NUMERIC_PRE with the same matches: `\d` is a Unicode category test per
+# character, an explicit character set one table lookup (2x faster scans). On ASCII-only text `\d`
+# is exactly 0-9; otherwise `_numeric_wide()` spells `\d` as the BMP decimal digits plus every
+# astral code point (the 25 exact astral ranges would be tested one by one, at every character).
+_NUMERIC_ASCII = re.compile(r"[0-9(+][0-9 ().+-]{5,}[0-9]")
+
+
+@functools.cache
+def _numeric_wide() -> re.Pattern:
+    digits = np.flatnonzero(charclass.table() & charclass.DECIMAL)     # BMP code points of `\d`
+    runs = np.split(digits, np.flatnonzero(np.diff(digits) != 1) + 1)
+    d = "".join(f"\\u{r[0]:04x}-\\u{r[-1]:04x}" for r in runs) + "\\U00010000-\\U0010ffff"
+    return re.compile(f"[{d}(+][{d} ().+-]{{5,}}[{d}]")
+
+
+def _numeric_candidates(text: str) -> list[re.Match]:
+    """The matches of `_NUMERIC_PRE.finditer(text)`, found with the faster patterns."""
+    if text.isascii():
+        return list(_NUMERIC_ASCII.finditer(text))
+    found = []
+    for c in _numeric_wide().finditer(text):
+        # Either pattern matches at most once per maximal run of its `[\d ().+-]` characters (from
+        # the run's first `[\d(+]` to its last digit), so a wide match without astral code points
+        # is the exact match; one with some (the wide set over-accepts them) spans every exact
+        # match of its run: re-scan that window with the exact pattern.
+        if max(c.group()) > "\uffff":
+            found += _NUMERIC_PRE.finditer(text, c.start(), c.end())
+        else:
+            found.append(c)
+    return found
 
 
 def _windowed(strict: re.Pattern, pre, text: str, back: int, fwd: int):
@@ -62,6 +101,10 @@ def _windowed(strict: re.Pattern, pre, text: str, back: int, fwd: int):
                 break
             last_end = max(last_end, m.end())
             yield m
+
+
+def _ascii_digits(s: str) -> int:
+    return sum(map(s.count, "0123456789"))
 
 
 def _ipv4_ok(text: str, m: re.Match) -> bool:
@@ -101,17 +144,26 @@ def spans(text: str) -> list[tuple[int, int, str]]:
 
     at = text.find("@")
     while at >= 0:       # e-mails: a window around each "@"
-        lo = max(0, at - 64)
-        for m in EMAIL.finditer(text, lo, min(len(text), at + 256)):
-            if m.start() <= at < m.end() and free(m.start(), m.end()):
-                found.append((m.start(), m.end(), "email"))
+        # most "@" (handles, decorators) have no address character on both sides: skip the scan
+        if 0 < at < len(text) - 1 and text[at - 1] in _LOCAL_END and text[at + 1] in _DOMAIN_START:
+            lo = max(0, at - 64)
+            for m in EMAIL.finditer(text, lo, min(len(text), at + 256)):
+                if m.start() <= at < m.end():
+                    if free(m.start(), m.end()):
+                        found.append((m.start(), m.end(), "email"))
+                    break    # later matches start after this "@" (so do the rest, once one does)
+                if m.start() > at:
+                    break
         at = text.find("@", at + 1)
-    if text.count(":") >= 2:
-        found += [(m.start(), m.end(), "ip") for m in _windowed(IPV6_CANDIDATE, _IPV6_PRE, text, 40, 48)
-                  if _ipv6_ok(m) and free(m.start(), m.end())]
-    # IPv4 addresses and phone numbers hold at least 4 digits: skip the scan of texts with fewer
-    numeric = (list(_NUMERIC_PRE.finditer(text))
-               if sum(map(text.count, "0123456789")) >= 4 else [])
+    # (the IPv6 pre-scan needs two ":" and costs less than counting them first)
+    found += [(m.start(), m.end(), "ip") for m in _windowed(IPV6_CANDIDATE, _IPV6_PRE, text, 40, 48)
+              if _ipv6_ok(m) and free(m.start(), m.end())]
+    # IPv4 addresses and phone numbers hold at least 4 digits: texts with fewer ASCII digits have no
+    # numeric candidates (counted in the candidates first, as counting over the text costs more)
+    numeric = _numeric_candidates(text)
+    if numeric and not (_ascii_digits("".join([c.group() for c in numeric])) >= 4
+                        or _ascii_digits(text) >= 4):
+        numeric = []
     if numeric:
         # an IPv4 address has three dots; a phone number at least 8 digits (10+ characters)
         v4 = [c for c in numeric if c.group().count(".") >= 3]

@@ -61,3 +61,72 @@ def test_tag_batch_counts_pii_and_masks_only_when_asked():
     assert cols["quality_signals"][1]["pii_email_count"] == 0.0
     masked = taggers.tag_batch(texts, models, mask_pii=True)["masked_text"]
     assert masked == ["Contact <EMAIL> or <IP_ADDRESS> for access.", texts[1]]
+
+
+# Texts at the edges of the fast paths of `spans` (e-mail pre-check, numeric pre-scans).
+ADVERSARIAL = [
+    "", "@", "a@", "@b", "a@b.co", "a_@b.io", "a%@b.io", "a-@b.io", "a+@9b.io", "x@y.com@z.org",
+    "a@b.cd@example.com", "a @b.io", "é@b.io",
+    "1.2.3.4", "1.2.3.4 and 5.6.7.8", "2001:db8::1:2", "::ffff:10.0.0.1", "+44 20 7946 0958",
+    "(555) 123-4567 first", "last 555-123-4567", "5551234567", "020 7946 0958",
+    "\x00+44 20 7946 0958\x00", "a\x001.2.3.4\x00b", "\n555.123.4567\n", "\x1f(555) 123-4567\x1f",
+    "٠١٢٣٤٥٦٧٨٩", "+٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨", "+٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨ ref 1234", "tel ٥٥٥-١٢٣-٤٥٦٧ 12",
+    "０１２-３４５-６７８９ 1234", "+４４ ２０ ７９４６ ０９５８ and 99", "𝟏𝟐𝟑-𝟒𝟓𝟔-𝟕𝟖𝟗𝟎 1234",
+    "555-123-😀4567 1234", "+44 20 😀 7946 0958", "12345😀 +44 20 7946 0958", "😀1.2.3.4😀",
+    "(1) (2) (3) 4", "((((((1 23", "+ - . 1 2 3 4",
+    "9.9.9.9 é ١٢٣ (555) 123-4567 😀 +1 202 555 0143",
+    "ip 10.0.0.1, mail a.b@c.org; ☎ +33 1 23 45 67 89 / 𝟗𝟗𝟗.𝟏.𝟏.𝟏",
+]
+
+
+def _reference_spans(text, monkeypatch):
+    """`spans` with its fast paths off: every "@" scanned, the exact numeric pre-scan."""
+    class Everything:
+        def __contains__(self, ch):
+            return True
+    with monkeypatch.context() as m:
+        m.setattr(pii, "_LOCAL_END", Everything())
+        m.setattr(pii, "_DOMAIN_START", Everything())
+        m.setattr(pii, "_numeric_candidates", lambda t: list(pii._NUMERIC_PRE.finditer(t)))
+        return pii.spans(text)
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL)
+def test_fast_paths_find_the_same_spans(text, monkeypatch):
+    assert pii.spans(text) == _reference_spans(text, monkeypatch)
+    assert ([m.span() for m in pii._numeric_candidates(text)]
+            == [m.span() for m in pii._NUMERIC_PRE.finditer(text)])
+
+
+def test_numeric_prescan_is_exact_on_every_code_point():
+    # every BMP code point, and astral digits/non-digits, as the last and an inner character
+    astral = [0x1D7CE, 0x1D7FF, 0x104A0, 0x1F600, 0x10000, 0x10FFFF]
+    chars = [chr(c) for c in [*range(0x10000), *astral]]
+    text = "".join(f"x+12345{c}x(1{c}2 3 4)" for c in chars)
+    assert ([m.span() for m in pii._numeric_candidates(text)]
+            == [m.span() for m in pii._NUMERIC_PRE.finditer(text)])
+
+
+def test_non_ascii_digits_need_four_ascii_digits():
+    assert pii.spans("+٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨") == []                 # fewer than 4 ASCII digits
+    assert pii.spans("+٤٤ ٢٠ ٧٩٤٦ ٠٩٥8") == []
+    assert [k for *_, k in pii.spans("+٤٤ ٢٠ 7946 ٠٩٥٨")] == ["phone"]
+    assert [k for *_, k in pii.spans("+٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨ ref 1234")] == ["phone"]
+
+
+def test_batches_equal_per_text_spans_and_never_join_texts():
+    texts = ADVERSARIAL + ["call 555-123", "-4567 now", "+44 20", " 7946 0958", "1.2.3", ".4",
+                           "a@", "b.io", "2001:db8:", ":1:2"]
+    per_text = [pii.spans(t) for t in texts]
+    assert pii.count_batch(texts) == [
+        {"pii_email_count": float(sum(k == "email" for *_, k in s)),
+         "pii_ip_count": float(sum(k == "ip" for *_, k in s)),
+         "pii_phone_count": float(sum(k == "phone" for *_, k in s))} for s in per_text]
+    masked = []
+    for t, s in zip(texts, per_text):
+        for a, b, k in reversed(s):
+            t = t[:a] + pii.MASKS[k] + t[b:]
+        masked.append(t)
+    assert pii.mask_batch(texts) == masked
+    assert all(c == dict.fromkeys(pii.PII_SIGNAL_NAMES, 0.0)
+               for c in pii.count_batch(texts[len(ADVERSARIAL):]))
