@@ -115,20 +115,39 @@ def _poly_segments(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarr
 
 def poly_ranges64(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """sum_j buf[s + j] * P**j mod 2**64 for every byte range [s, e) of buf, as uint64."""
-    b = np.frombuffer(buf, dtype=np.uint8).astype(np.uint64)
-    pw, ipw = _powers(len(b))
-    prefix = np.zeros(len(b) + 1, dtype=np.uint64)
-    np.cumsum(b * pw[:len(b)], out=prefix[1:])
+    return poly_spans(poly_prefix(np.frombuffer(buf, dtype=np.uint8)), starts, ends)
+
+
+def poly_prefix(values: np.ndarray) -> np.ndarray:
+    """Prefix sums of values[i] * P**i mod 2**64 (len(values) + 1 of them), for `poly_spans`;
+    values are bytes (uint8) or code points (uint32)."""
+    pw, _ = _powers(len(values))
+    prefix = np.zeros(len(values) + 1, dtype=np.uint64)
+    np.cumsum(np.multiply(values, pw[:len(values)], dtype=np.uint64), out=prefix[1:])
+    return prefix
+
+
+def poly_spans(prefix: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """sum_j values[s + j] * P**j mod 2**64 for every range [s, e) of the values whose
+    `poly_prefix` is given (equal ranges, equal hashes), as uint64."""
+    _, ipw = _powers(len(prefix))
     return (prefix[ends] - prefix[starts]) * ipw[starts]
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser (a bijection that spreads every input bit)."""
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> np.uint64(33))
+    """MurmurHash3's 64-bit finaliser (a bijection that spreads every input bit). In place on one
+    new array: large numpy temporaries cost page faults, several times the arithmetic."""
+    shift = np.uint64(33)
+    out = h >> shift
+    out ^= h
+    tmp = np.empty_like(out)
+    out *= np.uint64(0xFF51AFD7ED558CCD)
+    np.right_shift(out, shift, out=tmp)
+    out ^= tmp
+    out *= np.uint64(0xC4CEB9FE1A85EC53)
+    np.right_shift(out, shift, out=tmp)
+    out ^= tmp
+    return out
 
 
 def poly_word_shingles(text: str, n: int = 5, lower: bool = True,

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from taggers import charclass, pii
+from taggers.minhash import fmix64, poly_prefix, poly_spans
 from taggers.pii import PII_SIGNAL_NAMES
 
 # Gopher-style small list of very common English function words.
@@ -248,47 +249,11 @@ _STOP_KEYS = _stop_keys()
 _STOP_MAX_LEN = max(map(len, STOP_WORDS))
 
 
-_HASH_BASE = 0x100000001B3                      # odd, so invertible modulo 2**64
-_HASH_BASE_INV = pow(_HASH_BASE, -1, 2 ** 64)
-
-
-_POWERS: dict[int, np.ndarray] = {}
-_POWERS_CACHED = 1 << 20
-
-
-def _powers(base: int, n: int) -> np.ndarray:
-    """base**i modulo 2**64 for i in 0..n-1 (numpy's uint64 products wrap); the first 2**20 are
-    computed once and kept."""
-    cached = _POWERS.get(base)
-    if cached is None:
-        cached = np.full(_POWERS_CACHED, base, dtype=np.uint64)
-        cached[0] = 1
-        cached = _POWERS[base] = np.cumprod(cached, dtype=np.uint64)
-    if n <= len(cached):
-        return cached[:n]
-    p = np.full(n, base, dtype=np.uint64)
-    p[0] = 1
-    return np.cumprod(p, dtype=np.uint64)
-
-
-def _hash_prefix(cp: np.ndarray) -> np.ndarray:
-    """Prefix sums of cp[i] * BASE**i modulo 2**64 (length len(cp) + 1), for `_span_hashes`."""
-    prefix = np.zeros(len(cp) + 1, dtype=np.uint64)
-    np.cumsum(np.multiply(cp, _powers(_HASH_BASE, len(cp)), dtype=np.uint64), out=prefix[1:])
-    return prefix
-
-
 def _span_hashes(prefix: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each span cp[starts[i]:ends[i]] of the code points whose `_hash_prefix`
-    is given: equal spans get equal hashes. Hand-written because numpy has no vectorised substring
-    hash (a polynomial hash modulo 2**64, then mixed with the length; Python's hash() would need a
-    str object per span)."""
-    h = (prefix[ends] - prefix[starts]) * _powers(_HASH_BASE_INV, len(prefix))[starts]
-    h ^= (ends - starts).astype(np.uint64) * _MIX2
-    h ^= h >> np.uint64(31)
-    h *= _MIX
-    h ^= h >> np.uint64(29)
-    return h
+    """A 64-bit hash of each span [starts[i], ends[i]) of the code points whose
+    `minhash.poly_prefix` is given, mixed with its length: equal spans get equal hashes (numpy has
+    no vectorised substring hash; Python's hash() would need a str object per span)."""
+    return fmix64(poly_spans(prefix, starts, ends) ^ ((ends - starts).astype(np.uint64) * _MIX2))
 
 
 def _dup_char_frac(key: np.ndarray, length: np.ndarray, doc: np.ndarray, n_docs: int) -> np.ndarray:
@@ -421,7 +386,7 @@ def _line_signals(cp: np.ndarray, space: np.ndarray, bounds: np.ndarray,
     line_start = doc_start[:n].copy()
     line_start[1:] |= is_nl[:-1]
     first, last = _stripped_pieces(line_start, solid)
-    prefix = _hash_prefix(cp)
+    prefix = poly_prefix(cp)
     doc = np.searchsorted(bounds, first, side="right") - 1
     length = last - first + 1
     n_lines = np.maximum(np.bincount(doc, minlength=n_docs), 1).astype(np.float64)
@@ -564,7 +529,7 @@ def _signals_chunk(texts: list[str], short_line_chars: int) -> dict[str, np.ndar
     w_end[:-1] &= lspace[1:] | edge[1:-1]
     ws, we = np.flatnonzero(w_start), np.flatnonzero(w_end) + 1
     w_counts = np.bincount(np.searchsorted(lb, ws, side="right") - 1, minlength=n)
-    cols.update(_ngram_batch(_span_hashes(_hash_prefix(lcp), ws, we), we - ws, w_counts))
+    cols.update(_ngram_batch(_span_hashes(poly_prefix(lcp), ws, we), we - ws, w_counts))
     return cols
 
 
