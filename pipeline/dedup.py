@@ -172,65 +172,105 @@ def url_of(meta: str) -> str | None:
 
 _WS = np.zeros(256, dtype=bool)
 _WS[[9, 11, 12, 13, 32]] = True
+_DOC_SEP = 0xFF  # never a byte of UTF-8: ends a document (and its last line) in a joined batch
 
 
 def doc_lines(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(64-bit hashes, UTF-8 byte lengths) of every non-blank line, lower-cased, each run of
-    ASCII spaces/tabs collapsed to one space and trimmed; normalised and hashed with numpy over the
-    text's bytes (poly ranges, fmix64), no per-line Python work."""
-    arr = np.frombuffer(text.lower().encode("utf-8"), dtype=np.uint8)
+    """(64-bit hashes, UTF-8 byte lengths) of every non-blank line of a text (`batch_lines`)."""
+    hashes, sizes, _ = batch_lines([text])
+    return hashes, sizes
+
+
+def batch_lines(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(64-bit hashes, UTF-8 byte lengths, index of the text) of every non-blank line of every
+    text, in order: lines lower-cased, each run of ASCII spaces/tabs collapsed to one space and
+    trimmed. One numpy pass over the batch's joined bytes (poly ranges, fmix64), no Python work
+    per line or per text but the encoding."""
+    buf = b"\xff".join([t.lower().encode("utf-8") for t in texts])
+    arr = np.frombuffer(buf, dtype=np.uint8)
     if len(arr) == 0:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     ws = _WS[arr]
-    edge = ws | (arr == 10)
+    brk = (arr == 10) | (arr == _DOC_SEP)
     prev = np.empty(len(arr), dtype=bool)
     prev[0] = True
-    prev[1:] = edge[:-1]
-    arr = np.where(ws, np.uint8(32), arr)[~(ws & prev)]  # no space after a space, newline or start
+    prev[1:] = ws[:-1] | brk[:-1]
+    arr = np.where(ws, np.uint8(32), arr)[~(ws & prev)]  # no space after a space, break or start
+    brk = (arr == 10) | (arr == _DOC_SEP)
     nxt = np.empty(len(arr), dtype=bool)
     nxt[-1:] = True
-    nxt[:-1] = arr[1:] == 10
-    arr = arr[~((arr == 32) & nxt)]  # no space before a newline or the end
-    nl = np.flatnonzero(arr == 10)
-    starts = np.concatenate([[0], nl + 1])
-    ends = np.concatenate([nl, [len(arr)]])
-    keep = ends > starts
-    starts, ends = starts[keep], ends[keep]
-    return fmix64(poly_ranges64(arr.tobytes(), starts, ends)), ends - starts
+    nxt[:-1] = brk[1:]
+    keep = ~((arr == 32) & nxt)                          # no space before a break or the end
+    arr, brk = arr[keep], brk[keep]
+    cut = np.flatnonzero(brk)
+    starts = np.concatenate([[0], cut + 1])
+    ends = np.concatenate([cut, [len(arr)]])
+    owner = np.concatenate([[0], np.cumsum(arr[cut] == _DOC_SEP)])
+    full = ends > starts
+    starts, ends, owner = starts[full], ends[full], owner[full]
+    return fmix64(poly_ranges64(arr.tobytes(), starts, ends)), ends - starts, owner
 
 
-def unrepeated_text(text: str, repeated: np.ndarray) -> str:
+def distinct_per_text(hashes: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """The line hashes of `batch_lines` with each text's repeats dropped (each text's distinct
+    lines once, in no particular order)."""
+    if len(hashes) == 0:
+        return hashes
+    order = np.lexsort((hashes, owner))
+    h, o = hashes[order], owner[order]
+    first = np.ones(len(h), dtype=bool)
+    first[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
+    return h[first]
+
+
+def unrepeated_text(text: str, repeated: np.ndarray, hashes: np.ndarray | None = None) -> str:
     """The text's non-blank lines whose doc_lines hash is not in `repeated` (a sorted uint64
-    array), joined by newlines (blank lines dropped)."""
+    array), joined by newlines (blank lines dropped). `hashes`: the text's doc_lines hashes, when
+    already computed."""
     lines = [line for line in text.split("\n") if line.strip(_BLANK)]
-    hashes = doc_lines(text)[0]
+    hashes = doc_lines(text)[0] if hashes is None else hashes
     if len(hashes) != len(lines):  # doc_lines and this split must see the same lines
         raise RuntimeError(f"line split mismatch: {len(lines)} lines, {len(hashes)} line hashes")
     keep = ~_members(hashes, repeated)
     return "\n".join(line for line, k in zip(lines, keep) if k)
 
 
-def signature_text(text: str, repeated: np.ndarray, config: DedupConfig) -> str:
+def signature_text(text: str, repeated: np.ndarray, config: DedupConfig,
+                   hashes: np.ndarray | None = None) -> str:
     """What a document's near-duplicate signature and shingle set are computed on: the full text
     (signature_lines "all"), or the text without its repeated lines ("unrepeated"), unless what is
-    left has fewer words (char shingles: characters) than one shingle; then the full text."""
+    left has fewer words (char shingles: characters) than one shingle; then the full text.
+    `hashes`: the text's doc_lines hashes, when already computed."""
     if config.signature_lines == "all" or len(repeated) == 0:
         return text
-    left = unrepeated_text(text, repeated)
+    left = unrepeated_text(text, repeated, hashes)
     size = len(left.split()) if config.shingle_kind == "word" else len(" ".join(left.split()))
     return left if size >= config.shingle else text
 
 
-def with_line_share(row: dict, hashes: np.ndarray, sizes: np.ndarray, repeated: np.ndarray) -> dict:
-    """A copy of the row whose quality_signals hold LINE_SHARE_SIGNAL: the share of its line
-    characters (doc_lines hashes and sizes) on lines in `repeated`."""
-    total = int(sizes.sum())
-    rep_chars = int(sizes[_members(hashes, repeated)].sum())
-    row = dict(row)
-    signals = dict(row["quality_signals"])
-    signals[LINE_SHARE_SIGNAL] = rep_chars / total if total else 0.0
-    row["quality_signals"] = signals
-    return row
+def signature_texts(texts: list[str], repeated: np.ndarray, config: DedupConfig) -> list[str]:
+    """`signature_text` of every text of a batch from one `batch_lines` pass: a text without a
+    repeated line is signed as it is (dropping blank lines changes none of its shingles)."""
+    if config.signature_lines == "all" or len(repeated) == 0:
+        return list(texts)
+    hashes, _, owner = batch_lines(texts)
+    hit = _members(hashes, repeated)
+    out = list(texts)
+    if hit.any():
+        bounds = np.searchsorted(owner, np.arange(len(texts) + 1))
+        for i in np.unique(owner[hit]).tolist():
+            out[i] = signature_text(texts[i], repeated, config, hashes[bounds[i]:bounds[i + 1]])
+    return out
+
+
+def line_shares(texts: list[str], repeated: np.ndarray) -> np.ndarray:
+    """LINE_SHARE_SIGNAL of each text: the share of its line characters (batch_lines hashes and
+    sizes) on lines in `repeated` (0 for a text without lines)."""
+    hashes, sizes, owner = batch_lines(texts)
+    total = np.bincount(owner, weights=sizes, minlength=len(texts))
+    rep = _members(hashes, repeated)
+    rep_chars = np.bincount(owner[rep], weights=sizes[rep], minlength=len(texts))
+    return np.where(total > 0, rep_chars / np.maximum(total, 1), 0.0)
 
 
 def repeated_line_table(texts: list[str], min_docs: int) -> np.ndarray:
@@ -238,7 +278,11 @@ def repeated_line_table(texts: list[str], min_docs: int) -> np.ndarray:
     stages' line count (Repeated), in one process."""
     if not min_docs or not texts:
         return np.zeros(0, dtype=np.uint64)
-    return _repeated_lines((0, [np.unique(doc_lines(t)[0]) for t in texts]), min_docs)
+    per_batch = []
+    for lo in range(0, len(texts), 256):
+        hashes, _, owner = batch_lines(texts[lo:lo + 256])
+        per_batch.append(distinct_per_text(hashes, owner))
+    return _repeated_lines((0, per_batch), min_docs)
 
 
 _WORD = re.compile(r"\w+")
@@ -373,7 +417,6 @@ class BucketEntries(beam.DoFn):
 
     def process(self, rows):
         c = self.c
-        lines: list[np.ndarray] = []
         entries: dict[int, tuple] = {}
         if self.bands:
             yield from self.band_entries(rows, [r["text"] for r in rows], entries)
@@ -383,11 +426,10 @@ class BucketEntries(beam.DoFn):
             url = url_of(r.get("meta"))
             if url:
                 _add_entry(entries, b"u" + url.encode("utf-8"), node, c.shards)
-            if c.line_dedup_min_docs:
-                lines.append(np.unique(doc_lines(r["text"])[0]))
         yield from _emit_records(entries)
-        if lines:
-            hs = np.concatenate(lines)
+        if c.line_dedup_min_docs and rows:
+            hashes, _, owner = batch_lines([r["text"] for r in rows])
+            hs = distinct_per_text(hashes, owner)
             shard = hs % np.uint64(LINE_SHARDS)
             for s in np.unique(shard):
                 yield beam.pvalue.TaggedOutput("lines", (int(s), hs[shard == s]))
@@ -411,9 +453,14 @@ class NearEntries(BucketEntries):
         if self._repeated is None:
             self._repeated = _merged(repeated_lines)
         entries: dict[int, tuple] = {}
-        texts = [signature_text(r["text"], self._repeated, self.c) for r in rows]
+        texts = signature_texts([r["text"] for r in rows], self._repeated, self.c)
         yield from self.band_entries(rows, texts, entries)
         yield from _emit_records(entries)
+
+
+def _near_input(rows: list[dict]) -> list[dict]:
+    """The fields NearEntries reads of a batch of rows (node_key and the text)."""
+    return [{"id": r["id"], "quality": r.get("quality"), "text": r["text"]} for r in rows]
 
 
 def _merged(repeated_lines) -> np.ndarray:
@@ -572,8 +619,8 @@ def _labels(keyed, rounds):
 
 
 class Finish(beam.DoFn):
-    """(id, {"row": [row], "rep": [rep node]}) -> the row with dup columns, line share and
-    contamination flags; a stats event per row on output `events`."""
+    """A batch of (id, {"row": [row], "rep": [rep node]}) -> each row with dup columns, line share
+    and contamination flags; a stats event per row on output `events`."""
 
     def __init__(self, config: DedupConfig):
         self.c = config
@@ -581,31 +628,36 @@ class Finish(beam.DoFn):
         self.tables = [config.benchmarks[n]["hashes"] for n in self.names]
         self._repeated = None
 
-    def process(self, keyed, repeated_lines):
+    def process(self, batch, repeated_lines):
         c = self.c
-        doc_id, groups = keyed
-        rows = list(groups["row"])
-        reps = list(groups["rep"])
-        if len(rows) != 1 or len(reps) > 1:
-            raise RuntimeError(f"dedup join of id {doc_id!r} found {len(rows)} rows and {len(reps)} labels: "
-                               "a row was lost before the join (seen twice on the local multi-process "
-                               "runner under load); nothing is published, run the same command again")
+        joined = []
+        for doc_id, groups in batch:
+            rows = list(groups["row"])
+            reps = list(groups["rep"])
+            if len(rows) != 1 or len(reps) > 1:
+                raise RuntimeError(
+                    f"dedup join of id {doc_id!r} found {len(rows)} rows and {len(reps)} labels: a "
+                    "row was lost before the join (seen twice on the local multi-process runner "
+                    "under load); nothing is published, run the same command again")
+            joined.append((doc_id, rows[0], reps))
         if self._repeated is None:
             self._repeated = _merged(repeated_lines)
-        row = with_line_share(rows[0], *doc_lines(rows[0]["text"]), self._repeated)
-        rep_id = id_of(reps[0], c.representative) if reps else doc_id
-        row["dup_cluster"] = rep_id
-        row["is_dup"] = rep_id != doc_id
-        hit = []
-        if self.names:
-            grams = ngram_hashes(row["text"], c.decontam_ngram)
-            hit = [n for n, t in zip(self.names, self.tables) if _members(grams, t).any()]
-            if hit:
-                row["quality_flags"] = list(row["quality_flags"]) + [f"contaminated:{n}" for n in hit]
-        yield beam.pvalue.TaggedOutput("events", ("dup_doc", row["is_dup"], bool(reps), row["domain"],
-                                                  row["source"], row["quality_signals"][LINE_SHARE_SIGNAL] > 0,
-                                                  tuple(hit)))
-        yield row
+        shares = line_shares([r["text"] for _, r, _ in joined], self._repeated).tolist()
+        for (doc_id, row, reps), share in zip(joined, shares):
+            row = dict(row)
+            row["quality_signals"] = {**row["quality_signals"], LINE_SHARE_SIGNAL: share}
+            rep_id = id_of(reps[0], c.representative) if reps else doc_id
+            row["dup_cluster"] = rep_id
+            row["is_dup"] = rep_id != doc_id
+            hit = []
+            if self.names:
+                grams = ngram_hashes(row["text"], c.decontam_ngram)
+                hit = [n for n, t in zip(self.names, self.tables) if _members(grams, t).any()]
+                if hit:
+                    row["quality_flags"] = list(row["quality_flags"]) + [f"contaminated:{n}" for n in hit]
+            yield beam.pvalue.TaggedOutput("events", ("dup_doc", row["is_dup"], bool(reps), row["domain"],
+                                                      row["source"], share > 0, tuple(hit)))
+            yield row
 
 
 class Dedup(beam.PTransform):
@@ -631,7 +683,9 @@ class Dedup(beam.PTransform):
             repeated = rows.pipeline | "NoLines" >> beam.Create([])
         bucket_entries, sets = entries.entries, entries.sets
         if strip:  # signatures wait for the line counts: a second pass over the batches
-            near_entries = batches | "NearBuckets" >> beam.ParDo(
+            # the pass waits on the line counts, so its input is stored: only what signing reads
+            slim = batches | "NearInput" >> beam.Map(_near_input)
+            near_entries = slim | "NearBuckets" >> beam.ParDo(
                 NearEntries(c), beam.pvalue.AsList(repeated)).with_outputs("sets", main="entries")
             bucket_entries = ((entries.entries, near_entries.entries)
                               | "AllBucketEntries" >> beam.Flatten())
@@ -666,6 +720,7 @@ class Dedup(beam.PTransform):
         finished = ({"row": rows | "RowById" >> beam.Map(lambda r: (r["id"], r)),
                      "rep": labels | "LabelById" >> beam.Map(lambda kv: (id_of(kv[0], rep), kv[1]))}
                     | "JoinLabels" >> beam.CoGroupByKey()
+                    | "FinishBatch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self.batch_size)
                     | "Finish" >> beam.ParDo(Finish(c), beam.pvalue.AsList(repeated))
                     .with_outputs("events", main="rows"))
         events.append(finished.events)

@@ -12,8 +12,9 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.dedup import (ComponentsNotConverged, ConnectedComponents, Dedup, DedupConfig,
-                            LINE_SHARE_SIGNAL, exact_key, load_benchmarks, node_key, repeated_line_table,
-                            signature_text, unrepeated_text)
+                            LINE_SHARE_SIGNAL, batch_lines, doc_lines, exact_key, line_shares,
+                            load_benchmarks, node_key, repeated_line_table, signature_text,
+                            signature_texts, unrepeated_text)
 from taggers.minhash import MinHasher, band_keys
 
 VOCAB = [f"w{i}" for i in range(5000)]
@@ -295,6 +296,34 @@ def test_signature_text_drops_repeated_lines_with_the_line_count_normalisation()
     assert repeated_line_table(texts, 4).size == 0 and repeated_line_table(texts, 0).size == 0
     with pytest.raises(ValueError, match="signature_lines"):
         DedupConfig(signature_lines="some")
+
+
+LINE_EDGES = ["", " ", "\n", "a\n\n b \t\n", "  X  y\t\tz  \n\n\n q", "\r\n\r\nA\rB", "\u00c9t\u00c9 \n\u0130x",
+              "tail space \t", "\t lead", "one line"]
+
+
+def test_batch_line_hashes_equal_each_texts_own():
+    hashes, sizes, owner = batch_lines(LINE_EDGES)
+    assert owner.tolist() == sorted(owner.tolist())
+    for i, text in enumerate(LINE_EDGES):
+        h, s = doc_lines(text)
+        assert np.array_equal(hashes[owner == i], h) and np.array_equal(sizes[owner == i], s)
+    # lines are normalised before hashing: case, inner runs of spaces and tabs, trailing blanks
+    assert doc_lines("A  b\t")[0].tolist() == doc_lines("a b")[0].tolist() == doc_lines(" a\tb ")[0].tolist()
+    assert doc_lines("a b\n\n")[1].tolist() == [3]
+
+
+def test_batch_signature_texts_and_line_shares_equal_the_per_text_ones():
+    texts = [f"Shared  HEADER line\nbody {i} has five words\n\nshared header LINE " for i in range(4)]
+    texts += ["no repeated line at all\n\n\nhere", "shared header line", "", "Shared header line\nfour words here now"]
+    table = repeated_line_table(texts, 3)
+    on = DedupConfig(signature_lines="unrepeated", shingle=5)
+    batch = signature_texts(texts, table, on)
+    assert [b.split() for b in batch] == [signature_text(t, table, on).split() for t in texts]
+    shares = line_shares(texts, table)
+    header = len("shared header line")
+    assert shares[0] == pytest.approx(2 * header / (2 * header + len("body 0 has five words")))
+    assert shares[4] == 0.0 and shares[5] == 1.0 and shares[6] == 0.0
 
 
 def test_unrepeated_signature_lines_split_documents_that_only_share_a_header(tmp_path):
