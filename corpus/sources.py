@@ -80,8 +80,17 @@ class Out:
 
 # ---------------------------------------------------------------------------- unit functions
 def unit_html(root: str, files: list[str], source: str, licence: str, package: str, label: str,
-              lang: str | None, max_level: int, key_prefix: str = "") -> tuple:
-    """Each HTML file -> text blocks -> sections split at headings of level <= max_level."""
+              lang: str | None, max_level: int, key_prefix: str = "",
+              original: tuple[str, str] | None = None) -> tuple:
+    """Each HTML file -> text blocks -> sections split at headings of level <= max_level.
+
+    `original` = (this folder, the original's folder) for a translation: a section whose text is
+    mostly (UNTRANSLATED_SHARE of its characters) paragraphs of the original page (same path in the
+    original's folder; a paragraph counts when at least half of its word 3-grams are the
+    original's, so a localised cross-reference inside an English paragraph does not hide it) is
+    untranslated text, not in `lang`: it is skipped (counted) rather than labelled with the wrong
+    language. Paragraphs, not sections, are compared: a translation's sections can split where
+    the original's do not."""
     out = Out()
     for rel in files:
         try:
@@ -92,10 +101,57 @@ def unit_html(root: str, files: list[str], source: str, licence: str, package: s
             continue
         if not sections:
             out.skip(rel, "no text after removing navigation")
+        known = _original_trigrams(root, rel, original, max_level) if original else set()
         for i, text in enumerate(sections):
+            if known and _share_in(text, known) >= UNTRANSLATED_SHARE:
+                out.skip(f"{rel}#{i}", "untranslated: its paragraphs are the original's")
+                continue
             out.add(record(source, f"{key_prefix}{_short(rel)}#{i}", text, licence, package, rel,
                            label, lang))
     return out.result()
+
+
+UNTRANSLATED_SHARE = 0.9
+_WORD = re.compile(r"\w+")
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in text.split("\n\n") if p.strip()]
+
+
+def _trigrams(paragraph: str) -> set[tuple[str, ...]]:
+    words = _WORD.findall(paragraph.lower())
+    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)} if len(words) >= 3 else {tuple(words)}
+
+
+def _share_in(text: str, known: set[tuple[str, ...]]) -> float:
+    """The share of a text's paragraph characters in paragraphs at least half of whose word
+    3-grams are in `known`."""
+    paras = _paragraphs(text)
+    total = sum(map(len, paras))
+    if not total:
+        return 0.0
+    found = 0
+    for p in paras:
+        grams = _trigrams(p)
+        if grams and 2 * len(grams & known) >= len(grams):
+            found += len(p)
+    return found / total
+
+
+def _original_trigrams(root: str, rel: str, original: tuple[str, str],
+                       max_level: int) -> set[tuple[str, ...]]:
+    """The word 3-grams of the original of a translated page (none when it has no original)."""
+    folder, original_folder = original
+    path = os.path.join(root, rel.replace(f"/{folder}/", f"/{original_folder}/", 1))
+    if not os.path.isfile(path):
+        return set()
+    try:
+        html = _read_text(path, fallback="latin-1")
+        sections = sp.sections_from_blocks(html_blocks(html), max_level=max_level)
+    except Exception:  # an unreadable original leaves the translation as it is
+        return set()
+    return {g for s in sections for p in _paragraphs(s) for g in _trigrams(p)}
 
 
 def unit_markup(root: str, files: list[str], source: str, licence: str, package: str, label: str,
@@ -460,7 +516,8 @@ def _handbook_units(ctx: PlanContext, english: bool):
                                         licence=HANDBOOK_LIC, package=pkg.spec,
                                         label="general.technology_and_computing",
                                         lang=_lang_of_folder(folder), max_level=3,
-                                        key_prefix="")))
+                                        key_prefix="",
+                                        original=None if english else (folder, "en-US"))))
     return units
 
 

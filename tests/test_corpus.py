@@ -181,6 +181,29 @@ def test_html_unit_produces_records_in_the_corpus_format(tmp_path):
     assert skipped == [("usr/share/doc/hb/html/de-DE/bad.html", "no text after removing navigation")]
 
 
+def test_translated_html_sections_identical_to_the_original_are_skipped_as_untranslated(tmp_path):
+    root = str(tmp_path)
+    english = PAGE.replace("Text of part A.", "Text of part A. " + "More words. " * 40)
+    _write(os.path.join(root, "hb/html/en-US/a.html"), english)
+    # the chapter is translated, part A is left in English
+    _write(os.path.join(root, "hb/html/de-DE/a.html"), english.replace(
+        "The first   paragraph", "Der erste Absatz " + "mit vielen Worten " * 20))
+    _write(os.path.join(root, "hb/html/de-DE/only.html"), english)   # no original: kept as it is
+
+    def unit(original):
+        return S.unit_html(root, ["hb/html/de-DE/a.html", "hb/html/de-DE/only.html"],
+                           source="debian_handbook", licence="GPL-2.0+", package="apt:hb=1",
+                           label="general.technology_and_computing", lang="de", max_level=3,
+                           original=original)
+    kept, skipped, _ = unit(("de-DE", "en-US"))
+    everything, _, _ = unit(None)
+    assert len(kept) == len(everything) - 1
+    assert [reason for _, reason in skipped] == ["untranslated: its paragraphs are the original's"]
+    assert skipped[0][0].startswith("hb/html/de-DE/a.html#")
+    assert any("Der erste Absatz" in r["text"] for r in kept)
+    assert not any("More words." in r["text"] for r in kept if r["meta"]["path"].endswith("a.html"))
+
+
 def test_code_unit_labels_by_extension_and_reports_undecodable_files(tmp_path):
     root = str(tmp_path)
     _write(os.path.join(root, "src/m.go"), "package m\n\n// F does things.\nfunc F() int {\n"
