@@ -61,6 +61,7 @@ import apache_beam as beam
 import numpy as np
 
 from taggers.minhash import MinHasher, band_hashes, fmix64, jaccard, optimal_bands, poly_ranges64
+from taggers.quality import QUALITY_SIGNAL_NAMES
 
 LINE_SHARE_SIGNAL = "dup_line_share_corpus"
 REPRESENTATIVES = ("smallest_id", "quality")
@@ -458,6 +459,34 @@ class NearEntries(BucketEntries):
         yield from _emit_records(entries)
 
 
+# quality_signals as the tag job writes them (before and after this step adds the line share)
+_SIGNAL_LAYOUTS = (QUALITY_SIGNAL_NAMES, QUALITY_SIGNAL_NAMES + (LINE_SHARE_SIGNAL,))
+
+
+def _packed(row: dict) -> dict:
+    """The row as it crosses the label join: quality_signals with one of the tag job's layouts of
+    names become (layout, values) (the names are the same for every row; encoding them with each
+    row doubled the bytes the join moves). `_unpacked` restores the dict."""
+    signals = row.get("quality_signals")
+    if isinstance(signals, dict):
+        names = tuple(signals)
+        if names in _SIGNAL_LAYOUTS:
+            row = dict(row)
+            row["quality_signals"] = (_SIGNAL_LAYOUTS.index(names), tuple(signals.values()))
+    return row
+
+
+def _unpacked(row: dict) -> dict:
+    signals = row["quality_signals"]
+    row = dict(row)
+    if isinstance(signals, tuple):
+        layout, values = signals
+        row["quality_signals"] = dict(zip(_SIGNAL_LAYOUTS[layout], values))
+    else:
+        row["quality_signals"] = dict(signals)
+    return row
+
+
 def _near_input(rows: list[dict]) -> list[dict]:
     """The fields NearEntries reads of a batch of rows (node_key and the text)."""
     return [{"id": r["id"], "quality": r.get("quality"), "text": r["text"]} for r in rows]
@@ -644,8 +673,8 @@ class Finish(beam.DoFn):
             self._repeated = _merged(repeated_lines)
         shares = line_shares([r["text"] for _, r, _ in joined], self._repeated).tolist()
         for (doc_id, row, reps), share in zip(joined, shares):
-            row = dict(row)
-            row["quality_signals"] = {**row["quality_signals"], LINE_SHARE_SIGNAL: share}
+            row = _unpacked(row)
+            row["quality_signals"][LINE_SHARE_SIGNAL] = share
             rep_id = id_of(reps[0], c.representative) if reps else doc_id
             row["dup_cluster"] = rep_id
             row["is_dup"] = rep_id != doc_id
@@ -717,7 +746,7 @@ class Dedup(beam.PTransform):
                       | "ClusterSize" >> beam.CombinePerKey(sum)
                       | "ClusterEvents" >> beam.Map(lambda kv: ("dup_cluster", kv[1])))
         rep = c.representative
-        finished = ({"row": rows | "RowById" >> beam.Map(lambda r: (r["id"], r)),
+        finished = ({"row": rows | "RowById" >> beam.Map(lambda r: (r["id"], _packed(r))),
                      "rep": labels | "LabelById" >> beam.Map(lambda kv: (id_of(kv[0], rep), kv[1]))}
                     | "JoinLabels" >> beam.CoGroupByKey()
                     | "FinishBatch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self.batch_size)

@@ -367,3 +367,15 @@ def test_the_default_setting_is_the_dev_chosen_one_and_separates_header_sharing_
     assert sum(1 for r in out if r["is_dup"]) == 1
     few, _ = _run(_header_corpus(), DedupConfig(shards=3), 1, tmp_path, "three-shards")
     assert {r["id"]: r["dup_cluster"] for r in few} == got  # shards group the work, never the answer
+
+
+def test_rows_cross_the_label_join_with_their_signals_intact():
+    from pipeline.dedup import _packed, _unpacked
+    from taggers.quality import QUALITY_SIGNAL_NAMES
+    signals = {name: float(i) for i, name in enumerate(QUALITY_SIGNAL_NAMES)}
+    row = {"id": "a", "text": "t", "quality_signals": signals}
+    packed = _packed(row)
+    assert not isinstance(packed["quality_signals"], dict)       # names are not carried per row
+    assert _unpacked(packed) == row and row["quality_signals"] is signals  # the input is untouched
+    other = {"id": "b", "text": "t", "quality_signals": {"x": 1.0}}  # another layout: as it is
+    assert _packed(other) == other and _unpacked(_packed(other)) == other
