@@ -61,3 +61,21 @@ def test_model_with_tied_embeddings_gets_the_same_gradients_as_the_plain_head():
     assert torch.allclose(loss, plain, atol=1e-5)
     for a, b in zip(fused, ref):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_under_cpu_bf16_autocast_the_fused_head_stays_close_to_fp32():
+    torch.manual_seed(4)
+    h = torch.randn(300, 32, requires_grad=True)
+    w = (0.1 * torch.randn(500, 32)).requires_grad_(True)
+    t = torch.randint(0, 500, (300,))
+    t[::5] = IGNORE_INDEX
+    ref = _reference(h, w, t)
+    ref_grads = torch.autograd.grad(ref, (h, w))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = linear_cross_entropy(h, w, t, chunk=64)
+    assert got.dtype == torch.float32 and abs(got.item() - ref.item()) < 1e-2
+    got_grads = torch.autograd.grad(got, (h, w))
+    for a, b in zip(got_grads, ref_grads):
+        assert a.dtype == torch.float32
+        assert float((a - b).abs().max()) < 2e-2 * float(b.abs().max())   # bf16 inputs, fp32 sums
+        assert torch.count_nonzero(a) > 0

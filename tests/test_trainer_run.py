@@ -228,3 +228,12 @@ def test_without_a_terminal_only_the_step_lines_are_written(tmp_path, mix, tiny)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "step      4/4" in p.stderr and "ETA" in p.stderr
     assert "\r" not in p.stderr and "it/s" not in p.stderr and "step/s" not in p.stderr
+
+
+def test_cpu_bf16_trains_and_is_recorded(tmp_path, mix, tiny):
+    res = train_proxy(mix, str(tmp_path / "bf16"), tiny, steps=6, overrides={"cpu_bf16": True})
+    assert res["objective"] > 0
+    cfg = json.load(open(tmp_path / "bf16" / "config.json"))
+    assert cfg["cpu_bf16"] is True
+    losses = [m["loss"] for m in read_metrics(str(tmp_path / "bf16")) if "loss" in m]
+    assert len(losses) == 6 and all(l == l for l in losses) and losses[-1] < losses[0]

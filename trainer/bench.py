@@ -1,7 +1,8 @@
 """`python -m trainer.bench` (`make bench`): CPU training throughput and MFU of the CPU configs.
 
 Each config trains for a few steps on synthetic tokens (vocabulary 16,384, the default tokenizer's)
-at each of its context lengths, with the trainer's own model, optimiser and forward/backward.
+at each of its context lengths, with the trainer's own model, optimiser and forward/backward, in
+fp32 and then under CPU bf16 autocast (the `cpu_bf16` setting).
 Reported per config and context length: tokens/s (from the median step time, so that
 other processes on a shared machine skew it less) and MFU = tokens/s x training FLOPs per token
 (6 x matmul parameters, the output head included, + 12 x layers x d_model x seq_len for attention,
@@ -37,7 +38,10 @@ def cpu_flops_per_cycle() -> int:
     return 16
 
 
-def bench_config(name: str, steps: int, vocab: int, peak: float, warmup: int = 2) -> list[dict]:
+def bench_config(name: str, steps: int, vocab: int, peak: float, warmup: int = 2,
+                 bf16: bool = False) -> list[dict]:
+    """Tokens/s and MFU of one config at each of its context lengths; `bf16`: under CPU bf16
+    autocast (the config's `cpu_bf16`; MFU still against the fp32 peak)."""
     cfg = resolve(name)
     cfg["vocab_size"] = cfg["vocab_size"] or vocab
     torch.manual_seed(0)
@@ -54,14 +58,15 @@ def bench_config(name: str, steps: int, vocab: int, peak: float, warmup: int = 2
         times = []
         for i in range(warmup + steps):
             t0 = time.perf_counter()
-            forward_backward(model, x, y, 1, None, coef)
+            forward_backward(model, x, y, 1, torch.bfloat16 if bf16 else None, coef)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
             opt.step()
             opt.zero_grad(set_to_none=True)
             times.append(time.perf_counter() - t0)
         dt = statistics.median(times[warmup:])      # robust to other processes on a shared machine
         tok_s = B * T / dt
-        out.append({"config": name, "params": model.num_params(), "seq_len": T, "batch": B,
+        out.append({"config": name, "precision": "bf16" if bf16 else "fp32",
+                    "params": model.num_params(), "seq_len": T, "batch": B,
                     "tok_per_s": round(tok_s), "mfu": round(tok_s * model.flops_per_token(T) / peak, 4)})
     return out
 
@@ -83,8 +88,9 @@ def main(argv=None) -> int:
     print(f"torch {torch.__version__}, {cores} threads; peak assumed {peak / 1e9:.0f} GFLOP/s fp32 "
           f"({'given' if a.peak_gflops else f'{cores} cores x {a.ghz} GHz x {fpc} FLOP/cycle'})", flush=True)
     for name in a.configs.split(","):
-        for r in bench_config(name, a.steps, a.vocab, peak):
-            print(json.dumps(r), flush=True)
+        for bf16 in (False, True):
+            for r in bench_config(name, a.steps, a.vocab, peak, bf16=bf16):
+                print(json.dumps(r), flush=True)
     return 0
 
 

@@ -2,8 +2,9 @@
 
 Per step: pick the phase, LR, context length and batch from the schedule; take the global batch
 from the train loader (the anneal loader in the anneal phase); each DDP rank takes its slice and
-splits it into `grad_accum` micro-batches; bf16 autocast on GPU; clip gradients; skip the update
-when the loss or gradient norm is not finite (up to `max_nonfinite_steps`, then stop); AdamW (fused
+splits it into `grad_accum` micro-batches; bf16 autocast on GPU (on CPU too with `cpu_bf16`); clip
+gradients; skip the update when the loss or gradient norm is not finite (up to
+`max_nonfinite_steps`, then stop); AdamW (fused
 on CUDA). Then: a train line in metrics.jsonl, an evaluation every `eval_every` steps and at the
 end, a checkpoint every `ckpt_every` steps, at the end, and after the step in flight when SIGTERM
 arrives (then exit 0). Running the same command again resumes from the newest checkpoint.
@@ -309,7 +310,7 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
         fwd = DDP(fwd, device_ids=[dev.index] if dev.type == "cuda" else None)
-    amp = torch.bfloat16 if dev.type == "cuda" else None
+    amp = torch.bfloat16 if dev.type == "cuda" or cfg["cpu_bf16"] else None
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
