@@ -48,6 +48,7 @@ help: ## list targets, variables and defaults
 	@echo "  make demo           OUTPUT=runs/demo"
 	@echo "  make train-taggers  SAMPLE=data/sample  TOPIC_EXTRA=\"math.word_problems=PATH/gsm8k_train.jsonl\""
 	@echo "  extra job flags     TAG_ARGS= (e.g. --dedup-threshold 0.7), MIX_ARGS= (e.g. --max-epochs 2)"
+	@echo "                      TRAIN_ARGS= (e.g. --set cpu_bf16=true: bf16 matmuls on CPU)"
 	@echo "  every target        SEED=0;  TORCH_INDEX= (e.g. https://download.pytorch.org/whl/cpu)"
 	@echo "  INPUT is a file, a folder (searched recursively) or a quoted glob (gs://, s3:// too)."
 	@echo "  RUNNER= picks a Beam runner (default FnApiRunner on all cores); BEAM_ARGS= is passed"
@@ -87,7 +88,7 @@ train-proxy: OUTPUT ?= runs/train
 train-proxy: CONFIG ?= cpu-demo
 train-proxy: DEVICE ?= auto
 train-proxy: $(INSTALLED) ## train a Llama-3-style proxy model on a mix's shards (resumes if interrupted)
-	$(PY) -m trainer --mix "$(MIX)" --output "$(OUTPUT)" --config $(CONFIG) $(if $(STEPS),--steps $(STEPS),) --device $(DEVICE) --seed $(SEED)
+	$(PY) -m trainer --mix "$(MIX)" --output "$(OUTPUT)" --config $(CONFIG) $(if $(STEPS),--steps $(STEPS),) --device $(DEVICE) --seed $(SEED) $(TRAIN_ARGS)
 
 report: RUN ?= runs/demo
 report: OUTPUT ?= $(RUN)/report
