@@ -61,20 +61,43 @@ class Boosting:
 REGRESSORS = {"mixing_law": MixingLaw, "gradient_boosting": Boosting}
 
 
-def cv_spearman(name, W, B, obj_weights, folds=5, seed=0):
-    """Spearman of out-of-fold predictions against the actual objectives (K-fold, K <= runs)."""
+def _out_of_fold(W, B, fit_predict, folds, seed):
+    """Out-of-fold predictions: K-fold (K <= runs, a fixed permutation of the runs by `seed`), each
+    fold predicted by fit_predict(W_train, B_train, W_test)."""
     W, B = np.asarray(W, float), np.asarray(B, float)
     n = len(W)
     k = max(2, min(folds, n))
     perm = np.random.default_rng(seed).permutation(n)
-    pred = np.empty(n)
+    pred = None
     for f in range(k):
         test = perm[f::k]
         train = np.setdiff1d(perm, test)
-        model = REGRESSORS[name](obj_weights).fit(W[train], B[train])
-        pred[test] = model.predict(W[test])
-    rho = spearmanr(pred, B @ np.asarray(obj_weights, float)).statistic
-    return float(rho) if np.isfinite(rho) else 0.0, pred
+        p = fit_predict(W[train], B[train], W[test])
+        if pred is None:
+            pred = np.empty((n,) + np.shape(p)[1:])
+        pred[test] = p
+    return pred
+
+
+def _spearman(a, b) -> float:
+    rho = spearmanr(a, b).statistic
+    return float(rho) if np.isfinite(rho) else 0.0
+
+
+def cv_spearman(name, W, B, obj_weights, folds=5, seed=0):
+    """Spearman of out-of-fold predictions against the actual objectives (K-fold, K <= runs)."""
+    pred = _out_of_fold(W, B, lambda w, b, wt: REGRESSORS[name](obj_weights).fit(w, b).predict(wt),
+                        folds, seed)
+    return _spearman(pred, np.asarray(B, float) @ np.asarray(obj_weights, float)), pred
+
+
+def cv_spearman_domains(W, B, domains, folds=5, seed=0):
+    """Per domain: Spearman of the mixing law's out-of-fold bits per byte against the actual ones
+    (RegMix's measure: one validation loss at a time), with the same folds as `cv_spearman`."""
+    B = np.asarray(B, float)
+    pred = _out_of_fold(W, B, lambda w, b, wt: MixingLaw(np.ones(B.shape[1])).fit(w, b).predict_domains(wt),
+                        folds, seed)
+    return {d: _spearman(pred[:, j], B[:, j]) for j, d in enumerate(domains)}
 
 
 def feasible(W, max_share):

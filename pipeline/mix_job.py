@@ -669,7 +669,7 @@ def parse_args(argv):
     parser.add_argument("--ablation-config", default="cpu-demo", help="trainer config of each proxy")
     parser.add_argument("--ablation-steps", type=int, default=None, help="steps per proxy (config's)")
     parser.add_argument("--ablation-workers", type=int, default=2, help="single-thread proxies side by side")
-    parser.add_argument("--ablation-concentration", type=float, default=20.0)
+    parser.add_argument("--ablation-concentration", type=float, default=4.0)
     parser.add_argument("--verify-seeds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runner", default=None)

@@ -347,6 +347,10 @@ def ablations(run: Run, num: Numbers, images) -> str:
     out = [_p(f"{fit['objective']}; lower is better.", "note"),
            _facts([["proxy runs", num(f, ["n_runs"])], ["regression chosen", num(f, ["chosen"])],
                              ["its cross-validated Spearman", num(f, ["cv_spearman"], ".3f")],
+                             *[[f"mixing law's cross-validated Spearman, {d} bits per byte",
+                                num(f, ["regressors", "mixing_law", "cv_spearman_per_domain", d], ".3f")]
+                               for d in fit.get("regressors", {}).get("mixing_law", {})
+                               .get("cv_spearman_per_domain", {})],
                              ["predicted objective of the proposal", num(f, ["predicted_objective"], ".4f")],
                              ["verified objective of the proposal", num(f, ["verified_objective"], ".4f")],
                              ["verified objective of the default", num(f, ["default_objective"], ".4f")]]),

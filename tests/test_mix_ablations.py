@@ -25,6 +25,11 @@ def test_mixing_law_recovers_a_known_law_and_ranks_held_out_runs():
     B += rng.normal(0, 0.002, B.shape)
     rho, pred = regress.cv_spearman("mixing_law", W, B, TARGET)
     assert rho > 0.9
+    per_domain = regress.cv_spearman_domains(W, B, ["general", "math", "code", "multilingual"])
+    assert list(per_domain) == ["general", "math", "code", "multilingual"]
+    assert all(r > 0.9 for r in per_domain.values())
+    shuffled = regress.cv_spearman_domains(W, rng.permutation(B), ["a", "b", "c", "d"])
+    assert max(shuffled.values()) < 0.9      # runs whose losses do not follow their weights
     model = regress.MixingLaw(TARGET).fit(W, B)
     best, predicted, n = regress.search(model, TARGET, np.ones(4), n=5000)
     truth = lambda w: sum(TARGET[i] * (1.0 + i * 0.2 + np.exp(0.5 + w @ t[i])) for i in range(4))
@@ -80,6 +85,7 @@ def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
                 "predicted_objective", "verified_objective", "default_objective"):
         assert key in fit
     assert fit["n_runs"] == 5 and set(fit["regressors"]) == {"mixing_law", "gradient_boosting"}
+    assert set(fit["regressors"]["mixing_law"]["cv_spearman_per_domain"]) == set(fit["proposed_weights"])
     assert len(fit["verified_objective_values"]) == 3 and len(fit["default_objective_values"]) == 3
     assert sum(fit["proposed_weights"].values()) == pytest.approx(1.0)
     assert os.path.exists(out / "ablations" / "predicted_vs_actual.png")
