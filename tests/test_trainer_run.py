@@ -237,3 +237,12 @@ def test_cpu_bf16_trains_and_is_recorded(tmp_path, mix, tiny):
     assert cfg["cpu_bf16"] is True
     losses = [m["loss"] for m in read_metrics(str(tmp_path / "bf16")) if "loss" in m]
     assert len(losses) == 6 and all(l == l for l in losses) and losses[-1] < losses[0]
+
+
+def test_a_setting_added_later_at_its_old_behaviour_keeps_earlier_runs_resumable():
+    from trainer.checkpoint import config_hash
+    from trainer.config import resolve
+    cfg = resolve("cpu-demo")
+    before = {k: v for k, v in cfg.items() if k != "cpu_bf16"}    # a config.json written before the key
+    assert config_hash(cfg) == config_hash(before)
+    assert config_hash({**cfg, "cpu_bf16": True}) != config_hash(before)

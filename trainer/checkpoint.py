@@ -24,8 +24,14 @@ RUNTIME_KEYS = {"device", "threads", "compile", "output", "mix", "log_every", "k
                 "versions", "world_size", "config_hash", "progress"}
 
 
+# Keys added after runs were first written, with the value that reproduces what those runs did: at
+# that value a key is left out of the hash, so a run written before it existed still resumes.
+LATER_KEYS = {"cpu_bf16": False}
+
+
 def config_hash(cfg: dict) -> str:
-    core = {k: v for k, v in cfg.items() if k not in RUNTIME_KEYS}
+    core = {k: v for k, v in cfg.items()
+            if k not in RUNTIME_KEYS and not (k in LATER_KEYS and v == LATER_KEYS[k])}
     return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]
 
 
