@@ -42,7 +42,7 @@ help: ## list targets, variables and defaults
 	@echo "                      WEIGHTS=general=0.5,math=0.25,code=0.17,multilingual=0.08"
 	@echo "                      TOPIC_WEIGHTS= (e.g. math.word_problems=0.4,math.algebra=0.3: shares inside a domain)"
 	@echo "  make value-source   MIX=runs/mix CANDIDATE= SHARE=0.3 CONFIG=cpu-demo STEPS=(config's) ANNEAL_STEPS=(20%) SEEDS=3"
-	@echo "  make train-proxy    MIX=runs/mix OUTPUT=runs/train CONFIG=cpu-demo STEPS=(config's) DEVICE=auto"
+	@echo "  make train-proxy    MIX=runs/mix OUTPUT=runs/train CONFIG=cpu-demo STEPS=(config's) DEVICE=auto FORCE=0"
 	@echo "                      (CONFIG: a name in trainer/configs/ or a JSON file)"
 	@echo "  make report         RUN=runs/demo OUTPUT=RUN/report  (RUN holds tag/, mix/, train/)"
 	@echo "  make demo           OUTPUT=runs/demo"
@@ -88,7 +88,7 @@ train-proxy: OUTPUT ?= runs/train
 train-proxy: CONFIG ?= cpu-demo
 train-proxy: DEVICE ?= auto
 train-proxy: $(INSTALLED) ## train a Llama-3-style proxy model on a mix's shards (resumes if interrupted)
-	$(PY) -m trainer --mix "$(MIX)" --output "$(OUTPUT)" --config $(CONFIG) $(if $(STEPS),--steps $(STEPS),) --device $(DEVICE) --seed $(SEED) $(TRAIN_ARGS)
+	$(PY) -m trainer --mix "$(MIX)" --output "$(OUTPUT)" --config $(CONFIG) $(if $(STEPS),--steps $(STEPS),) --device $(DEVICE) --seed $(SEED) $(FORCE_FLAG) $(TRAIN_ARGS)
 
 report: RUN ?= runs/demo
 report: OUTPUT ?= $(RUN)/report
@@ -101,7 +101,7 @@ demo: $(INSTALLED) ## the whole chain on the embedded corpus, CPU-sized: sample 
 	$(MAKE) --no-print-directory sample OUTPUT=data/sample SEED=$(SEED) && s1=$$(date +%s) && \
 	$(MAKE) --no-print-directory tag INPUT=data/sample OUTPUT=$(OUTPUT)/tag SEED=$(SEED) RUNNER="$(RUNNER)" BEAM_ARGS="$(BEAM_ARGS)" FORCE=$(FORCE) && s2=$$(date +%s) && \
 	$(MAKE) --no-print-directory mix INPUT=$(OUTPUT)/tag OUTPUT=$(OUTPUT)/mix TOKENS=2000000 ABLATIONS=0 SEED=$(SEED) RUNNER="$(RUNNER)" BEAM_ARGS="$(BEAM_ARGS)" FORCE=$(FORCE) && s3=$$(date +%s) && \
-	$(MAKE) --no-print-directory train-proxy MIX=$(OUTPUT)/mix OUTPUT=$(OUTPUT)/train CONFIG=cpu-demo DEVICE=cpu SEED=$(SEED) && s4=$$(date +%s) && \
+	$(MAKE) --no-print-directory train-proxy MIX=$(OUTPUT)/mix OUTPUT=$(OUTPUT)/train CONFIG=cpu-demo DEVICE=cpu SEED=$(SEED) FORCE=$(FORCE) && s4=$$(date +%s) && \
 	$(PY) -m pipeline.summary $(OUTPUT)/tag && \
 	$(PY) -m report --run $(OUTPUT) && \
 	echo "demo: sample $$((s1-start)) s, tag $$((s2-s1)) s, mix $$((s3-s2)) s, train-proxy $$((s4-s3)) s" && \

@@ -246,3 +246,20 @@ def test_a_setting_added_later_at_its_old_behaviour_keeps_earlier_runs_resumable
     before = {k: v for k, v in cfg.items() if k != "cpu_bf16"}    # a config.json written before the key
     assert config_hash(cfg) == config_hash(before)
     assert config_hash({**cfg, "cpu_bf16": True}) != config_hash(before)
+
+
+def test_a_finished_run_on_another_mix_is_not_reused_unless_forced(tmp_path, mix, tiny):
+    other_mix = str(tmp_path / "other-mix")
+    make_mix(other_mix, seed=1)
+    out = str(tmp_path / "run")
+    train_proxy(mix, out, tiny, steps=3)
+    with pytest.raises(TrainingError, match="another mix"):
+        train_proxy(other_mix, out, tiny, steps=3)
+    p = run_trainer(other_mix, out, tiny, "--steps", "3", check=False)
+    assert p.returncode == 3 and "FORCE=1" in p.stderr
+    p = run_trainer(other_mix, out, tiny, "--steps", "3", "--force", check=False)
+    assert p.returncode == 0, p.stderr
+    cfg = json.load(open(os.path.join(out, "config.json")))
+    assert cfg["mix"] == os.path.abspath(other_mix) or cfg["mix"].endswith("other-mix")
+    assert [m["step"] for m in read_metrics(out) if "loss" in m] == [1, 2, 3]   # a new run, not appended
+    assert train_proxy(other_mix, out, tiny, steps=3)["objective"] > 0        # now finished: a no-op

@@ -1,7 +1,7 @@
 """`python -m trainer`: train (or resume) a proxy model on the shards of a `make mix` output.
 
     python -m trainer --mix runs/mix --output runs/train --config cpu-demo [--steps N]
-                      [--device auto|cpu|cuda] [--seed 0] [--threads N] [--set key=value ...]
+                      [--device auto|cpu|cuda] [--seed 0] [--threads N] [--set key=value ...] [--force]
 
 Under `torchrun --nproc_per_node K python -m trainer ...` it runs data-parallel (gloo on CPU,
 nccl on GPU). Exit codes: 0 done, finished already, or checkpointed on SIGTERM; 2 bad input; 3 the
@@ -39,6 +39,8 @@ def main(argv=None) -> int:
     p.add_argument("--weights", default=None, help="train domain weights, e.g. general=0.5,code=0.5")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (JSON value)")
     p.add_argument("--quiet", action="store_true", help="no per-step progress lines")
+    p.add_argument("--force", action="store_true",
+                   help="replace a run of another configuration or on another mix in --output")
     a = p.parse_args(argv)
 
     from .data import DataError
@@ -49,7 +51,8 @@ def main(argv=None) -> int:
         weights = {k: float(v) for k, v in (kv.split("=") for kv in a.weights.split(","))}
     try:
         res = train(a.mix, a.output, config=a.config, steps=a.steps, seed=a.seed, device=a.device,
-                    threads=a.threads, domain_weights=weights, progress=not a.quiet, overrides=parse_set(a.set))
+                    threads=a.threads, domain_weights=weights, progress=not a.quiet, overrides=parse_set(a.set),
+                    force=a.force)
     except (DataError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

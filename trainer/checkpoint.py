@@ -21,7 +21,8 @@ CKPT_RE = re.compile(r"step_(\d{6,})\.pt$")
 
 # Keys of the resolved configuration that do not change the computation (where and how fast it runs).
 RUNTIME_KEYS = {"device", "threads", "compile", "output", "mix", "log_every", "keep_checkpoints",
-                "versions", "world_size", "config_hash", "progress"}
+                "versions", "world_size", "config_hash", "progress",
+                "mix_manifest_sha256"}  # checked apart: runs written before it was recorded still resume
 
 
 # Keys added after runs were first written, with the value that reproduces what those runs did: at

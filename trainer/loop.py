@@ -19,10 +19,12 @@ config hash; a resumed run loads its own checkpoint and ignores them.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -153,10 +155,12 @@ def model_config(cfg: dict) -> ModelConfig:
 def train(mix_dir: str, output_dir: str, config="cpu-demo", steps=None, seed: int = 0, device: str = "auto",
           threads: int | None = None, domain_weights: dict | None = None, byte_lengths=None,
           compile=None, progress: bool = True, overrides: dict | None = None, init_from: str | None = None,
-          init_skip_tokens: int = 0) -> dict:
+          init_skip_tokens: int = 0, force: bool = False) -> dict:
     """Train (or resume) one proxy run; returns the final evaluation ({domain: {loss, bpb, tokens},
     objective, step, tokens}, plus `anneal_avg` when checkpoint averaging is on). `init_from`: see
-    the module's docstring."""
+    the module's docstring. A run of another configuration or on another mix in `output_dir` is an
+    error (TrainingError), or with `force` is removed (config.json, metrics.jsonl, checkpoints/)
+    and a new run starts."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -169,10 +173,16 @@ def train(mix_dir: str, output_dir: str, config="cpu-demo", steps=None, seed: in
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     try:
         return _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weights, byte_lengths,
-                      compile, progress, overrides or {}, world, rank, init_from, init_skip_tokens)
+                      compile, progress, overrides or {}, world, rank, init_from, init_skip_tokens, force)
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def _manifest_sha(mix_dir: str) -> str:
+    """The identity of a mix: sha256 of its manifest.json (first 16 hex digits)."""
+    with open(os.path.join(mix_dir, "manifest.json"), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
 def init_checkpoint(init_from: str) -> str:
@@ -203,7 +213,7 @@ def _init_weights(model: GPT, path: str, train_loader: MixedLoader, rank: int, s
 
 
 def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weights, byte_lengths,
-           compile_, progress, overrides, world, rank, init_from=None, init_skip_tokens=0):
+           compile_, progress, overrides, world, rank, init_from=None, init_skip_tokens=0, force=False):
     cfg = resolve(config, steps=steps, **overrides)
     manifest = Manifest(mix_dir)
     check_shards(manifest)
@@ -214,7 +224,8 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
     manifest.check_vocab(cfg["vocab_size"])
     cfg["bos_id"] = manifest.bos_id
     cfg.update(seed=int(seed), domain_weights=domain_weights, world_size=world,
-               mix=manifest.dir, device=dev.type, threads=threads,
+               mix=manifest.dir, mix_manifest_sha256=_manifest_sha(manifest.dir), device=dev.type,
+               threads=threads,
                compile=cfg["compile"] if compile_ is None else compile_,
                versions={"torch": torch.__version__, "numpy": np.__version__,
                          "python": sys.version.split()[0]})
@@ -239,9 +250,25 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
     if os.path.exists(cfg_path):
         with open(cfg_path) as f:
             old = json.load(f)
+        other = []
         if old.get("config_hash") not in (None, chash):
-            raise TrainingError(f"{output_dir} holds a run with another configuration (hash "
-                                f"{old.get('config_hash')}, this run {chash}): use a new OUTPUT folder")
+            other.append(f"another configuration (hash {old.get('config_hash')}, this run {chash})")
+        # runs written before the mix was recorded cannot be checked
+        if old.get("mix_manifest_sha256") not in (None, cfg["mix_manifest_sha256"]):
+            other.append(f"another mix (manifest.json sha256 {old['mix_manifest_sha256']}, this "
+                         f"mix {cfg['mix_manifest_sha256']})")
+        if other and not force:
+            raise TrainingError(f"{output_dir} holds a run with {' and '.join(other)}: use a new "
+                                "OUTPUT folder, or FORCE=1 (--force) to replace it")
+        if other:
+            if rank == 0:
+                _log(f"replacing the run in {output_dir} ({' and '.join(other)})", rank)
+                for name in ("config.json", "metrics.jsonl"):
+                    if os.path.exists(os.path.join(output_dir, name)):
+                        os.remove(os.path.join(output_dir, name))
+                shutil.rmtree(os.path.join(output_dir, "checkpoints"), ignore_errors=True)
+            if world > 1:
+                dist.barrier()
     found = ckpt.latest(output_dir)
     state = ckpt.load(found[1], chash) if found else None
     if state is not None and state["step"] >= cfg["steps"]:
