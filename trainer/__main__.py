@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (JSON value)")
     p.add_argument("--quiet", action="store_true", help="no per-step progress lines")
     p.add_argument("--force", action="store_true",
-                   help="replace a run of another configuration or on another mix in --output")
+                   help="start a new run, replacing any run in --output (FORCE=1 in make)")
     a = p.parse_args(argv)
 
     from .data import DataError

@@ -159,8 +159,8 @@ def train(mix_dir: str, output_dir: str, config="cpu-demo", steps=None, seed: in
     """Train (or resume) one proxy run; returns the final evaluation ({domain: {loss, bpb, tokens},
     objective, step, tokens}, plus `anneal_avg` when checkpoint averaging is on). `init_from`: see
     the module's docstring. A run of another configuration or on another mix in `output_dir` is an
-    error (TrainingError), or with `force` is removed (config.json, metrics.jsonl, checkpoints/)
-    and a new run starts."""
+    error (TrainingError); with `force` any run there is removed (config.json, metrics.jsonl,
+    checkpoints/) and a new one starts, as FORCE=1 redoes the tag and mix jobs."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -260,15 +260,15 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
         if other and not force:
             raise TrainingError(f"{output_dir} holds a run with {' and '.join(other)}: use a new "
                                 "OUTPUT folder, or FORCE=1 (--force) to replace it")
-        if other:
-            if rank == 0:
-                _log(f"replacing the run in {output_dir} ({' and '.join(other)})", rank)
-                for name in ("config.json", "metrics.jsonl"):
-                    if os.path.exists(os.path.join(output_dir, name)):
-                        os.remove(os.path.join(output_dir, name))
-                shutil.rmtree(os.path.join(output_dir, "checkpoints"), ignore_errors=True)
-            if world > 1:
-                dist.barrier()
+    if force and (os.path.exists(cfg_path) or ckpt.latest(output_dir)):   # start over, as FORCE=1 does
+        if rank == 0:
+            _log(f"--force: replacing the run in {output_dir}", rank)
+            for name in ("config.json", "metrics.jsonl"):
+                if os.path.exists(os.path.join(output_dir, name)):
+                    os.remove(os.path.join(output_dir, name))
+            shutil.rmtree(os.path.join(output_dir, "checkpoints"), ignore_errors=True)
+        if world > 1:
+            dist.barrier()
     found = ckpt.latest(output_dir)
     state = ckpt.load(found[1], chash) if found else None
     if state is not None and state["step"] >= cfg["steps"]:
