@@ -224,6 +224,16 @@ def distinct_per_text(hashes: np.ndarray, owner: np.ndarray) -> np.ndarray:
     return h[first]
 
 
+def line_shards(texts: list[str]):
+    """(shard, line hashes) for a batch of texts: each text's distinct lines once, one element per
+    hash shard (hash mod LINE_SHARDS), for counting the documents that hold each line."""
+    hashes, _, owner = batch_lines(texts)
+    hs = distinct_per_text(hashes, owner)
+    shard = hs % np.uint64(LINE_SHARDS)
+    for s in np.unique(shard):
+        yield int(s), hs[shard == s]
+
+
 def unrepeated_text(text: str, repeated: np.ndarray, hashes: np.ndarray | None = None) -> str:
     """The text's non-blank lines whose doc_lines hash is not in `repeated` (a sorted uint64
     array), joined by newlines (blank lines dropped). `hashes`: the text's doc_lines hashes, when
@@ -428,12 +438,9 @@ class BucketEntries(beam.DoFn):
             if url:
                 _add_entry(entries, b"u" + url.encode("utf-8"), node, c.shards)
         yield from _emit_records(entries)
-        if c.line_dedup_min_docs and rows:
-            hashes, _, owner = batch_lines([r["text"] for r in rows])
-            hs = distinct_per_text(hashes, owner)
-            shard = hs % np.uint64(LINE_SHARDS)
-            for s in np.unique(shard):
-                yield beam.pvalue.TaggedOutput("lines", (int(s), hs[shard == s]))
+        if c.line_dedup_min_docs:
+            for keyed in line_shards([r["text"] for r in rows]):
+                yield beam.pvalue.TaggedOutput("lines", keyed)
 
 
 class NearEntries(BucketEntries):

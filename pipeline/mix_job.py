@@ -57,7 +57,7 @@ from mixtures.select import (ANNEAL_DOCS, ANNEAL_TOKENS, DOCS, TOKENS, copies, d
                              range_of, take_prefix)
 from mixtures.select import pool_cuts, pools, track_of
 from pipeline import inputs, progress, staging
-from pipeline.dedup import LINE_SHARDS, _members, _repeated_lines, doc_lines, unrepeated_text
+from pipeline.dedup import _members, _repeated_lines, doc_lines, line_shards, unrepeated_text
 from pipeline.options import StrictParser, UsageError, beam_options, dry_run, runner_name, worker_count
 from taggers.taxonomy import DOMAINS, TOPICS, home_of
 
@@ -242,11 +242,11 @@ def strip_repeated(text: str, repeated: np.ndarray) -> tuple[str, int, int]:
     """(text without its repeated lines, lines removed, UTF-8 bytes the text lost). A text with no
     repeated line is returned unchanged; else pipeline.dedup.unrepeated_text (which also drops
     blank lines, counted in the bytes lost)."""
-    hit = _members(doc_lines(text)[0], repeated)
-    n = int(hit.sum())
+    hashes = doc_lines(text)[0]
+    n = int(_members(hashes, repeated).sum())
     if not n:
         return text, 0, 0
-    left = unrepeated_text(text, repeated)
+    left = unrepeated_text(text, repeated, hashes)
     return left, n, len(text.encode("utf-8")) - len(left.encode("utf-8"))
 
 
@@ -263,17 +263,11 @@ def _merged(arrays) -> np.ndarray:
 
 class LineHashes(beam.DoFn):
     """A Parquet record batch of texts -> (shard, line hashes): each document's distinct
-    normalised line hashes (pipeline.dedup.doc_lines, as the tag job counts them), one element per
+    normalised line hashes (pipeline.dedup.line_shards, as the tag job counts them), one element per
     hash shard (hash mod LINE_SHARDS) and batch."""
 
     def process(self, table):
-        lines = [np.unique(doc_lines(t or "")[0]) for t in table.column("text").to_pylist()]
-        if not lines:
-            return
-        hs = np.concatenate(lines)
-        shard = hs % np.uint64(LINE_SHARDS)
-        for k in np.unique(shard):
-            yield int(k), hs[shard == k]
+        yield from line_shards([t or "" for t in table.column("text").to_pylist()])
 
 
 @beam.typehints.with_output_types(beam.typehints.Any)

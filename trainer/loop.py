@@ -260,8 +260,8 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
         if other and not force:
             raise TrainingError(f"{output_dir} holds a run with {' and '.join(other)}: use a new "
                                 "OUTPUT folder, or FORCE=1 (--force) to replace it")
-    if force and (os.path.exists(cfg_path) or ckpt.latest(output_dir)):   # start over, as FORCE=1 does
-        if rank == 0:
+    if force:                        # start over, as FORCE=1 does (rank 0 clears, every rank waits)
+        if rank == 0 and (os.path.exists(cfg_path) or ckpt.latest(output_dir)):
             _log(f"--force: replacing the run in {output_dir}", rank)
             for name in ("config.json", "metrics.jsonl"):
                 if os.path.exists(os.path.join(output_dir, name)):
