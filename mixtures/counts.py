@@ -24,8 +24,10 @@ def add(into: dict, other: dict) -> dict:
 
 
 def batch_counts(rows: list[dict]) -> dict:
-    """rows: {domain, topic, source, lang, quality, tokens (with BOS/EOS), bytes} of kept documents."""
-    out: dict = {"tokens": {}, "documents": {}, "fertility": {"domain": {}, "lang": {}}}
+    """rows: {domain, topic, source, lang, quality, tokens (with BOS/EOS), bytes, pieces (stored
+    sequences, 1 unless the document was cut into pieces)} of kept documents. Documents cut into
+    pieces are counted per domain under `split` (documents, pieces)."""
+    out: dict = {"tokens": {}, "documents": {}, "fertility": {"domain": {}, "lang": {}}, "split": {}}
     for r in rows:
         keys = {"domain": r["domain"], "topic": r["topic"], "source": r["source"], "lang": r["lang"],
                 "quality_bucket": quality_bucket(r["quality"])}
@@ -37,7 +39,11 @@ def batch_counts(rows: list[dict]) -> dict:
         for dim in ("domain", "lang"):
             f = out["fertility"][dim].setdefault(keys[dim], {"bytes": 0, "tokens": 0})
             f["bytes"] += r["bytes"]
-            f["tokens"] += r["tokens"] - 2
+            f["tokens"] += r["tokens"] - 2 * r["pieces"]
+        if r["pieces"] > 1:
+            sp = out["split"].setdefault(r["domain"], {"documents": 0, "pieces": 0})
+            sp["documents"] += 1
+            sp["pieces"] += r["pieces"]
     return out
 
 

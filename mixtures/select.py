@@ -2,7 +2,9 @@
 cut-off of the shortest hash-order prefix that reaches a quota.
 
 Histograms are numpy arrays over hash buckets (mixtures.order); a prefix of buckets is a prefix of
-the hash order. Only the boundary bucket needs its documents sorted exactly (`take_prefix`)."""
+the hash order. Only the boundary bucket needs its documents sorted exactly (`take_prefix`).
+Caps and validation go by each document's own hash; the train and anneal prefixes go by the hash of
+each stored sequence, a whole document or a piece of a long one (mixtures.pieces)."""
 from __future__ import annotations
 
 import numpy as np
@@ -65,10 +67,9 @@ def n_ranges(pass_tokens: int, shard_tokens: int, n_buckets: int) -> int:
 
 
 def pools(hists: dict, weights: dict, source_cap: float, val_tokens: int, n_buckets: int) -> dict:
-    """Per domain: each source's cap cut, the validation cut and the pool (eligible) histograms,
-    from histograms {(domain, source): int64[4, n_buckets]} (rows: tokens, documents,
-    anneal-eligible tokens, anneal-eligible documents). The `_train_hist`/`_anneal_hist` arrays
-    are dropped by `pool_cuts` before anything is written."""
+    """Per domain: each source's cap cut, the validation cut and the pool's token counts, from
+    document histograms {(domain, source): int64[4, n_buckets]} over each document's own hash
+    bucket (rows: tokens, documents, anneal-eligible tokens, anneal-eligible documents)."""
     per_domain: dict = {}
     for (domain, source), h in sorted(hists.items()):
         per_domain.setdefault(domain, {})[source] = np.asarray(h, dtype=np.int64)
@@ -86,32 +87,37 @@ def pools(hists: dict, weights: dict, source_cap: float, val_tokens: int, n_buck
             removed["documents"] += int(h[DOCS, c:].sum())
             removed["tokens"] += int(h[TOKENS, c:].sum())
         bv = val_cut(capped[TOKENS], val_tokens)
-        train_hist, anneal_hist = capped[TOKENS, :bv], capped[ANNEAL_TOKENS, :bv]
-        domains[d] = {"source_cuts": cuts, "val_cut": int(bv), "eligible_tokens": int(train_hist.sum()),
-                      "anneal_eligible_tokens": int(anneal_hist.sum()),
+        domains[d] = {"source_cuts": cuts, "val_cut": int(bv), "eligible_tokens": int(capped[TOKENS, :bv].sum()),
+                      "anneal_eligible_tokens": int(capped[ANNEAL_TOKENS, :bv].sum()),
                       "val_tokens": int(capped[TOKENS, bv:].sum()), "val_documents": int(capped[DOCS, bv:].sum()),
-                      "source_cap_removed": removed, "_train_hist": train_hist, "_anneal_hist": anneal_hist}
+                      "source_cap_removed": removed}
     return {"n_buckets": n_buckets, "domains": domains}
 
 
 def pool_cuts(pool: dict) -> dict:
-    """What `doc_status` needs of `pools(...)` (JSON-ready: no histograms)."""
+    """What `doc_status` needs of `pools(...)`."""
     return {"n_buckets": pool["n_buckets"],
             "domains": {d: {"source_cuts": v["source_cuts"], "val_cut": v["val_cut"]}
                         for d, v in pool["domains"].items()}}
 
 
-def plan_selection(hists: dict, weights: dict, budget: int, max_epochs: float, source_cap: float,
-                   val_tokens: int, anneal_weights: dict, anneal_budget: int, shard_tokens: int,
-                   n_buckets: int, topic_weights: dict | None = None, topic_hists: dict | None = None) -> dict:
-    """The whole selection plan from histograms {(domain, source): int64[4, n_buckets]} (rows:
-    tokens, documents, anneal-eligible tokens, anneal-eligible documents). Raises MixError (from
-    plan.allocate) when the budget does not fit. JSON-ready: buckets and counts are ints.
+POOL_TRAIN, POOL_ANNEAL = range(2)  # rows of a pool histogram
 
-    With `topic_weights` {domain: {topic: share}} and `topic_hists` {(domain, topic): int64[n_buckets]}
-    (the pool tokens of each topic of those domains), a weighted domain's train track holds one
-    prefix plan per topic (mixtures.topics) under `topics`, beside the domain's `ranges`; the
-    anneal and validation tracks stay per domain."""
+
+def plan_selection(hists: dict, pool_hists: dict, weights: dict, budget: int, max_epochs: float,
+                   source_cap: float, val_tokens: int, anneal_weights: dict, anneal_budget: int,
+                   shard_tokens: int, n_buckets: int, topic_weights: dict | None = None) -> dict:
+    """The whole selection plan. Raises MixError (from plan.allocate) when the budget does not fit.
+    JSON-ready: buckets and counts are ints.
+
+    `hists` {(domain, source): int64[4, n_buckets]} count documents by their own hash bucket (rows:
+    tokens, documents, anneal-eligible tokens, anneal-eligible documents): they set the source caps
+    and the validation range (`pools`). `pool_hists` {(domain, topic key): int64[2, n_buckets]} count
+    the tokens of the pool's stored sequences (whole documents, or the pieces of long ones) by their
+    own selection bucket (rows: train tokens, anneal-eligible tokens); the topic key is "" except in
+    domains with `topic_weights` {domain: {topic: share}}, whose train track then holds one prefix
+    plan per topic (mixtures.topics) under `topics`, beside the domain's `ranges`; the anneal and
+    validation tracks stay per domain."""
     from .plan import allocate
     topic_weights = topic_weights or {}
     domains = pools(hists, weights, source_cap, val_tokens, n_buckets)["domains"]
@@ -121,10 +127,16 @@ def plan_selection(hists: dict, weights: dict, budget: int, max_epochs: float, s
     anneal = allocate(anneal_weights, anneal_budget, anneal_eligible, max_epochs,
                       what="ANNEAL_TOKENS") if anneal_budget > 0 else None
     for d, info in domains.items():
-        th, ah = info.pop("_train_hist"), info.pop("_anneal_hist")
+        own = {t: np.asarray(h, dtype=np.int64) for (dd, t), h in sorted(pool_hists.items()) if dd == d}
+        th = sum((h[POOL_TRAIN] for h in own.values()), np.zeros(n_buckets, dtype=np.int64))
+        ah = sum((h[POOL_ANNEAL] for h in own.values()), np.zeros(n_buckets, dtype=np.int64))
+        if int(th.sum()) != eligible[d] or int(ah.sum()) != anneal_eligible[d]:
+            raise RuntimeError(f"{d}: the pool histograms hold {int(th.sum()):,} train and {int(ah.sum()):,} "
+                               f"anneal tokens, the document histograms {eligible[d]:,} and {anneal_eligible[d]:,}")
         quota = train["domains"][d]["quota"]
         if d in topic_weights:
-            tp = topic_track(d, topic_weights[d], quota, topic_hists or {}, eligible[d], max_epochs, train)
+            tp = topic_track(d, topic_weights[d], quota, {t: h[POOL_TRAIN] for t, h in own.items()},
+                             max_epochs, train)
         else:
             tp = prefix_plan(th, quota)
         tp["ranges"] = n_ranges(min(tp["pass_tokens"], quota), shard_tokens, n_buckets)
@@ -137,25 +149,22 @@ def plan_selection(hists: dict, weights: dict, budget: int, max_epochs: float, s
     return {"n_buckets": n_buckets, "domains": domains, "train": train, "anneal": anneal}
 
 
-def topic_track(domain: str, named: dict, quota: int, topic_hists: dict, eligible: int,
-                max_epochs: float, train: dict) -> dict:
-    """A weighted domain's train track: {"pass_tokens", "topics": {topic: prefix plan}}; the topic
-    quotas, targets and notes go into `train` (the domain plan) as well."""
+def topic_track(domain: str, named: dict, quota: int, hists: dict, max_epochs: float, train: dict) -> dict:
+    """A weighted domain's train track from its pool tokens per topic and bucket `hists` {topic:
+    int64[n_buckets]}: {"pass_tokens", "topics": {topic: prefix plan}}; the topic quotas, targets
+    and notes go into `train` (the domain plan) as well."""
     from .topics import allocate_topics
-    hists = {t: np.asarray(h, dtype=np.int64) for (d, t), h in sorted(topic_hists.items()) if d == domain}
     counted = {t: int(h.sum()) for t, h in hists.items()}
-    if sum(counted.values()) != eligible:
-        raise RuntimeError(f"{domain}: the topic histograms hold {sum(counted.values()):,} pool tokens, "
-                           f"the domain's {eligible:,}")
     alloc = allocate_topics(domain, named, quota, counted, max_epochs)
     train["domains"][domain]["topics"] = alloc["topics"]
     train["notes"] += alloc["notes"]
-    return {"pass_tokens": eligible,
+    return {"pass_tokens": sum(counted.values()),
             "topics": {t: prefix_plan(hists[t], v["quota"]) for t, v in alloc["topics"].items()}}
 
 
 def doc_status(plan: dict, domain: str, source: str, bucket: int) -> str:
-    """'capped' (over its source's cap), 'val' (held out) or 'pool' (may enter train/anneal)."""
+    """'capped' (over its source's cap), 'val' (held out) or 'pool' (may enter train/anneal), from
+    the bucket of the document's own hash (shared by all its pieces)."""
     info = plan["domains"][domain]
     if bucket >= info["source_cuts"].get(source, plan["n_buckets"]):
         return "capped"

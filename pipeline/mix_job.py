@@ -6,10 +6,13 @@
 Before the pipeline (the driver, pyarrow only): checks `_SUCCESS` and the columns, reads a sample of
 the kept documents (lowest hash(seed, id) first, bytes per domain in proportion to the weights),
 trains the tokenizer on it and checks the budget against the estimated eligible tokens: bad input
-stops here, with numbers. The pipeline then: filter and tokenise every document (counted), combine
-per-(domain, source) token histograms over hash buckets, plan quotas from them (mixtures.select),
-sort only each boundary bucket exactly, route every selected document copy to its shard and write
-shards per (split, domain, pass, bucket range). The driver numbers the shards in hash order, reads
+stops here, with numbers. The pipeline then: filter and tokenise every document (counted), cut the
+ones longer than `--max-piece-tokens` into pieces (mixtures.pieces), combine per-(domain, source)
+token histograms over the documents' hash buckets, take the source-cap and validation cuts from them,
+combine the pool's token histograms over the stored sequences' own buckets (a piece has its own
+hash, its document's bucket decides validation and caps), plan quotas (mixtures.select), sort only
+each boundary bucket exactly, route every selected copy to its shard and write shards per (split,
+domain, pass, bucket range). The driver numbers the shards in hash order, reads
 them back for the realised shares and writes manifest.json, the summary and plots; staging, rename,
 `_SUCCESS` as every stage.
 
@@ -50,11 +53,11 @@ from apache_beam.io.parquetio import ReadAllFromParquetBatched
 from mixtures import config as mcfg
 from mixtures import counts as mcounts
 from mixtures import manifest as mmanifest
-from mixtures import order, report, shards, tokenizer
+from mixtures import order, pieces, report, shards, tokenizer
 from mixtures.config import parse_topic_weights
 from mixtures.plan import allocate
-from mixtures.select import (ANNEAL_DOCS, ANNEAL_TOKENS, DOCS, TOKENS, copies, doc_status, plan_selection,
-                             range_of, take_prefix)
+from mixtures.select import (ANNEAL_DOCS, ANNEAL_TOKENS, DOCS, POOL_ANNEAL, POOL_TRAIN, TOKENS, copies,
+                             doc_status, plan_selection, range_of, take_prefix)
 from mixtures.select import pool_cuts, pools, track_of
 from pipeline import inputs, progress, staging
 from pipeline.dedup import _members, _repeated_lines, doc_lines, line_shards, unrepeated_text
@@ -285,6 +288,7 @@ class Prepare(beam.DoFn):
 
     def setup(self):
         self.tok = _tokenizer(self.tokenizer_path)
+        self.newline = pieces.newline_tokens(self.tok) if self.cfg["max_piece_tokens"] else None
         self.progress = progress.tracker("mix", PROGRESS, self.cfg.get("progress_every", progress.DEFAULT_EVERY_S))
 
     def select(self, cols, n, stats):
@@ -349,30 +353,42 @@ class Prepare(beam.DoFn):
         ids = [cols["id"][i] for i in keep]
         hs = order.doc_hashes(cfg["seed"], ids)
         bs = order.buckets(hs, cfg["bucket_bits"])
-        rows, hists = [], {}
+        stored = [pieces.split(t, cfg["max_piece_tokens"], self.newline) if self.newline is not None else [t]
+                 for t in toks]
+        keys = [pieces.piece_key(ids[j], k) for j, ps in enumerate(stored) if len(ps) > 1 for k in range(len(ps))]
+        piece_hs = iter(order.doc_hashes(cfg["seed"], keys).tolist())
+        rows, hists, pooled = [], {}, []
         for j, i in enumerate(keep):
             d, s = cols["domain"][i], cols["source"][i] or ""
             q = float(cols["quality"][i] or 0.0)
-            n = len(toks[j])
+            ps = stored[j]
+            n = sum(len(x) for x in ps)
             topic = cols["topic"][i] or ""
-            rows.append({"domain": d, "topic": topic, "source": s,
-                         "lang": cols["lang"][i] or "", "quality": q, "tokens": n,
-                         "bytes": len(texts[j].encode("utf-8"))})
+            rows.append({"domain": d, "topic": topic, "source": s, "lang": cols["lang"][i] or "", "quality": q,
+                         "tokens": n, "pieces": len(ps), "bytes": len(texts[j].encode("utf-8"))})
             h = hists.get((d, s))
             if h is None:
                 h = hists[(d, s)] = np.zeros((4, cfg["n_buckets"]), dtype=np.int64)
-            b = int(bs[j])
-            h[TOKENS, b] += n
-            h[DOCS, b] += 1
+            vb = int(bs[j])
+            h[TOKENS, vb] += n
+            h[DOCS, vb] += 1
             anneal_ok = q >= cfg["anneal_quality"]
             if anneal_ok:
-                h[ANNEAL_TOKENS, b] += n
-                h[ANNEAL_DOCS, b] += 1
-            yield {"id": ids[j], "domain": d, "topic": topic, "source": s, "h": int(hs[j]), "b": b, "n": n,
-                   "anneal": anneal_ok, "tok": toks[j]}
+                h[ANNEAL_TOKENS, vb] += n
+                h[ANNEAL_DOCS, vb] += 1
+            for k, piece in enumerate(ps):
+                if len(ps) == 1:
+                    key, ph, b = ids[j], int(hs[j]), vb
+                else:
+                    key, ph = pieces.piece_key(ids[j], k), next(piece_hs)
+                    b = ph >> (64 - cfg["bucket_bits"])
+                pooled.append((d, s, topic, vb, b, len(piece), anneal_ok))
+                yield {"id": key, "domain": d, "topic": topic, "source": s, "h": ph, "b": b, "vb": vb,
+                       "n": len(piece), "anneal": anneal_ok, "tok": piece}
         stats = mcounts.batch_counts(rows)
         mcounts.add(stats, extra)
         yield beam.pvalue.TaggedOutput("stats", stats)
+        yield beam.pvalue.TaggedOutput("pieces", pooled)
         for key, h in hists.items():
             yield beam.pvalue.TaggedOutput("hist", (key, h))
 
@@ -430,14 +446,13 @@ class ToDict(beam.CombineFn):
         return acc
 
 
-def make_plan(_, hists, cfg, topic_hists=None):
+def make_plan(_, hists, pool_hists, cfg):
     """The selection plan from the combined histograms; a budget that does not fit becomes
     {"error": message} for the driver to report."""
     try:
-        return plan_selection(hists, cfg["weights"], cfg["tokens"], cfg["max_epochs"], cfg["source_cap"],
-                              cfg["val_tokens"], cfg["anneal_weights"], cfg["anneal_tokens"],
-                              cfg["shard_tokens"], cfg["n_buckets"], topic_weights=cfg["topic_weights"],
-                              topic_hists=topic_hists)
+        return plan_selection(hists, pool_hists, cfg["weights"], cfg["tokens"], cfg["max_epochs"],
+                              cfg["source_cap"], cfg["val_tokens"], cfg["anneal_weights"], cfg["anneal_tokens"],
+                              cfg["shard_tokens"], cfg["n_buckets"], topic_weights=cfg["topic_weights"])
     except mcfg.MixError as exc:
         return {"error": str(exc)}
 
@@ -447,36 +462,33 @@ def make_pool_cuts(_, hists, cfg):
     return pool_cuts(pools(hists, cfg["weights"], cfg["source_cap"], cfg["val_tokens"], cfg["n_buckets"]))
 
 
-def topic_entries(doc, cuts, weighted):
-    """((domain, topic), (bucket, tokens)) for each pool document of a domain with topic weights."""
-    if doc["domain"] in weighted and doc_status(cuts, doc["domain"], doc["source"], doc["b"]) == "pool":
-        yield (doc["domain"], doc["topic"]), (doc["b"], doc["n"])
+class PoolHist(beam.DoFn):
+    """A batch's stored sequences (domain, source, topic, document bucket, own bucket, tokens,
+    anneal-eligible) -> ((domain, topic key), int64[2, n_buckets]) train and anneal tokens of the
+    pool's sequences by their own bucket; topic key "" unless the domain has topic weights."""
 
+    def __init__(self, n_buckets, weighted):
+        self.n_buckets, self.weighted = n_buckets, frozenset(weighted)
 
-class TopicHist(beam.CombineFn):
-    """(bucket, tokens) pairs -> int64 tokens per hash bucket."""
-
-    def __init__(self, n_buckets):
-        self.n_buckets = n_buckets
-
-    def create_accumulator(self):
-        return np.zeros(self.n_buckets, dtype=np.int64)
-
-    def add_input(self, acc, item):
-        acc[item[0]] += item[1]
-        return acc
-
-    def merge_accumulators(self, accs):
-        return sum(accs, np.zeros(self.n_buckets, dtype=np.int64))
-
-    def extract_output(self, acc):
-        return acc
+    def process(self, batch, cuts):
+        out = {}
+        for d, s, topic, vb, b, n, anneal in batch:
+            if doc_status(cuts, d, s, vb) != "pool":
+                continue
+            key = (d, topic if d in self.weighted else "")
+            h = out.get(key)
+            if h is None:
+                h = out[key] = np.zeros((2, self.n_buckets), dtype=np.int64)
+            h[POOL_TRAIN, b] += n
+            if anneal:
+                h[POOL_ANNEAL, b] += n
+        yield from out.items()
 
 
 def boundary_docs(doc, plan):
     """(("train"|"anneal", domain, topic key), (hash, id, tokens)) for pool documents in a
     boundary bucket (topic key "" unless the domain has topic weights)."""
-    if "error" in plan or doc_status(plan, doc["domain"], doc["source"], doc["b"]) != "pool":
+    if "error" in plan or doc_status(plan, doc["domain"], doc["source"], doc["vb"]) != "pool":
         return
     for split, ok in (("train", True), ("anneal", doc["anneal"])):
         track, tkey = track_of(plan, split, doc["domain"], doc["topic"])
@@ -505,7 +517,7 @@ class Route(beam.DoFn):
         if "error" in plan:
             return
         d, b = doc["domain"], doc["b"]
-        status = doc_status(plan, d, doc["source"], b)
+        status = doc_status(plan, d, doc["source"], doc["vb"])
         nb = plan["n_buckets"]
         info = plan["domains"][d]
         if status == "capped":
@@ -585,20 +597,18 @@ def build(p, files, cfg, out, tokenizer_path, progress_every: float = progress.D
         extra_stats.append(repeated | "RepeatedCount" >> beam.Map(
             lambda a: {"repeated_lines": {"distinct_lines": int(len(a))}}))
     docs = (paths | "Read" >> ReadAllFromParquetBatched(columns=prepare.columns)
-                  | "Prepare" >> beam.ParDo(prepare, **side).with_outputs("stats", "hist", main="doc"))
+                  | "Prepare" >> beam.ParDo(prepare, **side).with_outputs("stats", "hist", "pieces", main="doc"))
     hists = (docs.hist | "SumHist" >> beam.CombinePerKey(SumArrays())
                        | "HistDict" >> beam.CombineGlobally(ToDict()))
     one = p | "One" >> beam.Create([None])
-    topic_side = {}
-    if cfg["topic_weights"]:
-        cuts = one | "PoolCuts" >> beam.Map(make_pool_cuts, hists=beam.pvalue.AsSingleton(hists), cfg=cfg_b)
-        topic_hists = (docs.doc
-                       | "TopicEntries" >> beam.FlatMap(topic_entries, cuts=beam.pvalue.AsSingleton(cuts),
-                                                        weighted=sorted(cfg["topic_weights"]))
-                       | "SumTopicHist" >> beam.CombinePerKey(TopicHist(cfg["n_buckets"]))
-                       | "TopicHistDict" >> beam.CombineGlobally(ToDict()))
-        topic_side["topic_hists"] = beam.pvalue.AsSingleton(topic_hists)
-    plan = one | "Plan" >> beam.Map(make_plan, hists=beam.pvalue.AsSingleton(hists), cfg=cfg_b, **topic_side)
+    cuts = one | "PoolCuts" >> beam.Map(make_pool_cuts, hists=beam.pvalue.AsSingleton(hists), cfg=cfg_b)
+    pool_hists = (docs.pieces
+                  | "PoolHist" >> beam.ParDo(PoolHist(cfg["n_buckets"], cfg["topic_weights"]),
+                                             cuts=beam.pvalue.AsSingleton(cuts))
+                  | "SumPoolHist" >> beam.CombinePerKey(SumArrays())
+                  | "PoolHistDict" >> beam.CombineGlobally(ToDict()))
+    plan = one | "Plan" >> beam.Map(make_plan, hists=beam.pvalue.AsSingleton(hists),
+                                    pool_hists=beam.pvalue.AsSingleton(pool_hists), cfg=cfg_b)
     plan_si = beam.pvalue.AsSingleton(plan)
     boundary = (docs.doc
                 | "Boundary" >> beam.FlatMap(boundary_docs, plan=plan_si)
@@ -659,6 +669,10 @@ def parse_args(argv):
                         help="reuse this tokenizer.json (e.g. another mix's, to value a candidate source "
                              "against it) instead of training one; --vocab-size then comes from the file")
     parser.add_argument("--shard-tokens", type=int, default=50_000_000, help="about this many tokens per shard")
+    parser.add_argument("--max-piece-tokens", type=int, default=8192, metavar="N",
+                        help="documents longer than N tokens are stored and selected as pieces of at most N "
+                             "tokens, cut at line ends (validation and source caps still go by document; "
+                             "0 = whole documents)")
     parser.add_argument("--ablations", type=int, default=0, help="proxy runs in the sweep (0 = none)")
     parser.add_argument("--ablation-config", default="cpu-demo", help="trainer config of each proxy")
     parser.add_argument("--ablation-steps", type=int, default=None, help="steps per proxy (config's)")
@@ -680,6 +694,8 @@ def parse_args(argv):
         raise UsageError("--source-cap must be in (0, 1], --max-epochs > 0, --val-tokens >= 0")
     if args.vocab_size < 259 or args.tokenizer_sample_mb <= 0 or args.shard_tokens <= 0:
         raise UsageError("--vocab-size >= 259, --tokenizer-sample-mb and --shard-tokens > 0")
+    if args.max_piece_tokens < 0 or 0 < args.max_piece_tokens < 64:
+        raise UsageError(f"--max-piece-tokens must be 0 (whole documents) or at least 64, got {args.max_piece_tokens}")
     if args.tokens <= 0:
         raise UsageError(f"--tokens must be positive, got {args.tokens}")
     if args.repeated_line_min_docs is not None and not args.strip_repeated_lines:
@@ -708,7 +724,7 @@ def make_config(args) -> dict:
             "anneal_weights": mcfg.anneal_weights(weights, boost), "anneal_boost": boost,
             "anneal_quality": args.anneal_quality, **_tokenizer_settings(args),
             "tokenizer_sample_bytes": int(args.tokenizer_sample_mb * 1e6), "shard_tokens": args.shard_tokens,
-            "bucket_bits": order.BUCKET_BITS, "n_buckets": order.N_BUCKETS}
+            "max_piece_tokens": args.max_piece_tokens, "bucket_bits": order.BUCKET_BITS, "n_buckets": order.N_BUCKETS}
 
 
 def _tokenizer_settings(args) -> dict:
@@ -774,6 +790,7 @@ def finish(out, cfg, fingerprint, tokenizer_info, est) -> dict:
               "fertility": {"domain": mcounts.fertility(stats, "domain") if stats.get("fertility") else {},
                             "lang": mcounts.fertility(stats, "lang") if stats.get("fertility") else {}},
               "filters_by_domain": {k: v.get("by_domain", {}) for k, v in removed.items()},
+              "split_documents": {"max_piece_tokens": cfg["max_piece_tokens"], "by_domain": stats.get("split", {})},
               "estimated_eligible_tokens": est,
               "decontamination": decontamination_counts(cfg, stats, removed),
               "repeated_lines": repeated_line_counts(cfg, stats, removed),

@@ -15,7 +15,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from conftest import ROOT
-from mixtures import order
+from mixtures import order, pieces
 from mixtures.shards import read_shard
 from pipeline import mix_job
 
@@ -126,33 +126,98 @@ def test_manifest_and_tokenizer_follow_the_contract(mixed):
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_train_is_the_shortest_hash_order_prefix_and_val_is_held_out(mixed, tag):
-    m, train = read_docs(mixed, "train")
-    _, val = read_docs(mixed, "val")
-    tok = Tokenizer.from_file(os.path.join(mixed, "tokenizer.json"))
-    rows = tag[1]
-    keep = [i for i in range(len(rows["id"])) if not rows["is_dup"][i] and rows["quality"][i] >= 0.4]
+def expected_selection(mix_dir, rows, quality_min, max_piece_tokens=0):
+    """Re-derives, from the tag rows alone, what DESIGN.md's rule puts in val and train per domain:
+    {domain: (val sequences, train sequences, {sequence: document id})}. Documents go to validation
+    by the bucket of their own hash; the pool's stored sequences (whole documents, or the pieces of
+    the long ones, each with its own hash) are taken in hash order, whole passes then the shortest
+    prefix reaching the quota."""
+    m = json.load(open(os.path.join(mix_dir, "manifest.json")))
+    tok = Tokenizer.from_file(os.path.join(mix_dir, "tokenizer.json"))
+    newline = pieces.newline_tokens(tok)
+    keep = [i for i in range(len(rows["id"])) if not rows["is_dup"][i] and rows["quality"][i] >= quality_min]
     enc = tok.encode_batch([rows["text"][i] for i in keep], add_special_tokens=False)
     hashes = order.doc_hashes(m["seed"], [rows["id"][i] for i in keep])
     by_domain = collections.defaultdict(list)
     for i, e, h in zip(keep, enc, hashes):
-        by_domain[rows["domain"][i]].append((int(h), (1, *e.ids, 2)))
+        doc = np.array([1, *e.ids, 2], dtype=np.uint16)
+        stored = pieces.split(doc, max_piece_tokens, newline)
+        keys = [rows["id"][i]] if len(stored) == 1 else [pieces.piece_key(rows["id"][i], k) for k in range(len(stored))]
+        own = order.doc_hashes(m["seed"], keys)
+        doc_bucket = order.buckets(np.array([h], dtype=np.uint64))[0]
+        for ph, x in zip(own, stored):
+            by_domain[rows["domain"][i]].append((int(ph), doc_bucket, tuple(x.tolist()), rows["id"][i]))
+    out = {}
     for d, items in by_domain.items():
         items.sort()
         cut = m["counts"]["selection"][d]["val_cut"]
-        in_val = [x for h, x in items if order.buckets(np.array([h], dtype=np.uint64))[0] >= cut]
-        pool = [x for h, x in items if order.buckets(np.array([h], dtype=np.uint64))[0] < cut]
-        assert sorted(val[d]) == sorted(in_val) and sum(map(len, in_val)) >= 1500
-        assert not set(val[d]) & set(train[d])
+        in_val = [x for _, b, x, _ in items if b >= cut]
+        pool = [x for _, b, x, _ in items if b < cut]
         quota = m["domains"][d]["quota"]
         expected, got = [], 0
-        while got < quota:  # whole passes, then the shortest prefix reaching the quota
+        while got < quota:
             for x in pool:
                 if got >= quota:
                     break
                 expected.append(x)
                 got += len(x)
+        out[d] = (in_val, expected, {x: doc_id for _, _, x, doc_id in items})
+    return out
+
+
+def test_train_is_the_shortest_hash_order_prefix_and_val_is_held_out(mixed, tag):
+    m, train = read_docs(mixed, "train")
+    _, val = read_docs(mixed, "val")
+    for d, (in_val, expected, _) in expected_selection(mixed, tag[1], 0.4).items():
+        assert sorted(val[d]) == sorted(in_val) and sum(map(len, in_val)) >= 1500
+        assert not set(val[d]) & set(train[d])
         assert train[d] == expected, d
+
+
+def test_long_documents_are_selected_as_pieces_and_never_straddle_train_and_val(tmp_path):
+    tag = tmp_path / "tag"
+    rows = write_tag_output(str(tag), sizes={"general": 200, "math": 100, "code": 100, "multilingual": 60})
+    rng = np.random.default_rng(3)
+    long_ids = set()
+    for i, d in enumerate(rows["domain"]):  # every fifth code file: 60-200 lines, hundreds of tokens
+        if d == "code" and i % 5 == 0:
+            long_ids.add(rows["id"][i])
+            rows["text"][i] = "\n".join(" ".join(rng.choice(WORDS["code"], size=int(rng.integers(3, 9))))
+                                        for _ in range(int(rng.integers(60, 200))))
+    table = pa.table(rows)
+    pq.write_table(table.slice(0, 230), str(tag / "docs" / "part-00000-of-00002.parquet"))
+    pq.write_table(table.slice(230), str(tag / "docs" / "part-00001-of-00002.parquet"))
+    out = tmp_path / "mix"
+    assert mix(tag, out, "--tokens", "20000", "--val-tokens", "2000", "--anneal-tokens", "0",
+               "--max-piece-tokens", "64") == 0
+    m, train = read_docs(str(out), "train")
+    _, val = read_docs(str(out), "val")
+    split = m["counts"]["split_documents"]
+    assert split["max_piece_tokens"] == 64 and split["by_domain"]["code"]["documents"] >= 15
+    assert split["by_domain"]["code"]["pieces"] > 3 * split["by_domain"]["code"]["documents"]
+    derived = expected_selection(str(out), rows, 0.0, 64)
+    for d, (in_val, expected, doc_of) in derived.items():
+        assert max(len(x) for x in train[d] + val[d]) <= 66
+        assert sorted(val[d]) == sorted(in_val)
+        assert train[d] == expected, d
+        assert not {doc_of[x] for x in val[d]} & {doc_of[x] for x in train[d]}  # by document, not piece
+    code_doc_of = derived["code"][2]
+    long_docs = collections.Counter(code_doc_of[x] for x in train["code"] if code_doc_of[x] in long_ids)
+    assert len(long_docs) >= 5 and max(long_docs.values()) < 10  # many long files, a few pieces of each
+    whole = tmp_path / "whole"
+    assert mix(tag, whole, "--tokens", "20000", "--val-tokens", "2000", "--anneal-tokens", "0",
+               "--max-piece-tokens", "0") == 0
+    assert max(len(x) for x in read_docs(str(whole), "train")[1]["code"]) > 300
+
+
+def test_documents_that_fit_are_stored_exactly_as_without_pieces(mixed, tag, tmp_path):
+    whole = tmp_path / "whole"
+    assert mix(tag[0], whole, "--tokens", "60000", "--quality", "0.4", "--val-tokens", "1500",
+               "--anneal-tokens", "6000", "--anneal-quality", "0.8", "--max-piece-tokens", "0") == 0
+    a = json.load(open(os.path.join(mixed, "manifest.json")))
+    b = json.load(open(whole / "manifest.json"))
+    assert a["counts"]["split_documents"]["by_domain"] == {}
+    assert [(s["path"], s["sha256"]) for s in a["shards"]] == [(s["path"], s["sha256"]) for s in b["shards"]]
 
 
 def test_filters_are_counted_and_nothing_filtered_is_written(mixed, tag):

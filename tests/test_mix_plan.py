@@ -92,11 +92,19 @@ def test_plan_selection_caps_a_dominant_source():
     small = np.zeros((4, nb), dtype=np.int64)
     small[0], small[1] = 10, 1
     hists = {("general", "big"): big, ("general", "small"): small}
-    plan = select.plan_selection(hists, {"general": 1.0}, 300, 4, 0.5, 0, {"general": 1.0}, 0, 10**9, nb)
+    pool = np.zeros((2, nb), dtype=np.int64)
+    pool[0] = [110] * 4 + [10] * 4  # the pool's tokens by their own bucket: big's first 4, all of small
+    plan = select.plan_selection(hists, {("general", ""): pool}, {"general": 1.0}, 300, 4, 0.5, 0,
+                                 {"general": 1.0}, 0, 10**9, nb)
     g = plan["domains"]["general"]
     assert g["source_cuts"] == {"big": 4, "small": 8}  # 880 tokens in all: big may give 440 at most
     assert g["source_cap_removed"] == {"documents": 4, "tokens": 400}
     assert g["eligible_tokens"] == 480
+    assert g["train"] | {"passes": 0, "cut": 2, "need": 80} == g["train"]  # 300 = 110 + 110 + 80
+    pool[0, 7] += 1  # pool histograms that disagree with the document histograms are a bug, not data
+    with pytest.raises(RuntimeError, match="pool histograms"):
+        select.plan_selection(hists, {("general", ""): pool}, {"general": 1.0}, 300, 4, 0.5, 0,
+                              {"general": 1.0}, 0, 10**9, nb)
 
 
 def test_hash_order_is_seeded_and_buckets_keep_it():
