@@ -151,6 +151,21 @@ def test_anneal_average(tmp_path, mix, tiny):
     assert not os.path.exists(tmp_path / "a" / "checkpoints" / "step_000005.pt")
 
 
+def test_anneal_data_train_keeps_the_train_mix_to_the_end(tmp_path, mix, tiny):
+    from trainer import checkpoint
+    runs = {}
+    for data in ("anneal", "train"):
+        out = str(tmp_path / data)
+        train_proxy(mix, out, tiny, steps=20, domain_weights={"math": 1.0},
+                    overrides={"anneal_frac": 0.5, "anneal_data": data})
+        runs[data] = checkpoint.load(checkpoint.latest(out)[1])["loader"]
+    # 20 steps of 128 targets, the last 10 in the anneal phase
+    assert runs["train"]["anneal"] is None and sum(runs["train"]["train"]["served"]) == 128 * 20
+    assert sum(runs["anneal"]["anneal"]["served"]) == 128 * 10 == sum(runs["anneal"]["train"]["served"])
+    with pytest.raises(ValueError, match="anneal_data"):
+        train_proxy(mix, str(tmp_path / "bad"), tiny, steps=4, overrides={"anneal_data": "val"})
+
+
 def test_bad_inputs(tmp_path, mix, tiny):
     bad = str(tmp_path / "mix")
     shutil.copytree(mix, bad)

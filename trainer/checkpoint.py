@@ -27,7 +27,7 @@ RUNTIME_KEYS = {"device", "threads", "compile", "output", "mix", "log_every", "k
 
 # Keys added after runs were first written, with the value that reproduces what those runs did: at
 # that value a key is left out of the hash, so a run written before it existed still resumes.
-LATER_KEYS = {"cpu_bf16": False}
+LATER_KEYS = {"cpu_bf16": False, "anneal_data": "anneal"}
 
 
 def config_hash(cfg: dict) -> str:

@@ -20,7 +20,9 @@ DEFAULTS = {
     "seq_len": 256, "batch_size": 8, "seq_stages": None, "grad_accum": 1,
     # optimiser and schedule (trainer/schedule.py)
     "steps": 200, "lr": 3e-3, "min_lr_frac": 0.1, "warmup_frac": 0.05, "schedule": "cosine",
-    "decay_frac": 0.0, "anneal_frac": 0.1, "weight_decay": 0.1, "betas": [0.9, 0.95], "adam_eps": 1e-8,
+    "decay_frac": 0.0, "anneal_frac": 0.1,
+    "anneal_data": "anneal",       # the anneal phase reads the manifest's anneal shards; "train": the train mix
+    "weight_decay": 0.1, "betas": [0.9, 0.95], "adam_eps": 1e-8,
     "grad_clip": 1.0,
     # evaluation, checkpoints, guards
     "eval_every": None,            # null = max(1, steps // 4); always at the end
@@ -62,6 +64,8 @@ def resolve(config: str | dict, **overrides) -> dict:
     for k, v in overrides.items():
         if v is not None:
             cfg[k] = v
+    if cfg["anneal_data"] not in ("anneal", "train"):
+        raise ValueError(f"anneal_data must be 'anneal' or 'train', got {cfg['anneal_data']!r}")
     steps = int(cfg["steps"])
     cfg["steps"] = steps
     if cfg["eval_every"] is None:

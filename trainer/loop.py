@@ -291,7 +291,9 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
     opt = build_optimizer(model, cfg, dev)
     train_loader = MixedLoader(manifest, "train", seed, weights=domain_weights)
     anneal_loader = None
-    if sched.anneal_steps and manifest.domains("anneal"):
+    if sched.anneal_steps and cfg["anneal_data"] == "train":
+        _log("anneal_data=train: the anneal phase decays the learning rate on the train mix", rank)
+    elif sched.anneal_steps and manifest.domains("anneal"):
         anneal_loader = MixedLoader(manifest, "anneal", seed)
     elif sched.anneal_steps:
         _log("manifest has no anneal shards: the anneal phase keeps the train mix", rank)
