@@ -669,10 +669,11 @@ def parse_args(argv):
                         help="reuse this tokenizer.json (e.g. another mix's, to value a candidate source "
                              "against it) instead of training one; --vocab-size then comes from the file")
     parser.add_argument("--shard-tokens", type=int, default=50_000_000, help="about this many tokens per shard")
-    parser.add_argument("--max-piece-tokens", type=int, default=8192, metavar="N",
+    parser.add_argument("--max-piece-tokens", type=int, default=2048, metavar="N",
                         help="documents longer than N tokens are stored and selected as pieces of at most N "
                              "tokens, cut at line ends (validation and source caps still go by document; "
-                             "0 = whole documents)")
+                             "0 = whole documents). Lossless for models trained at a context <= N: the "
+                             "default is the longest context of the bundled configs; set your own")
     parser.add_argument("--ablations", type=int, default=0, help="proxy runs in the sweep (0 = none)")
     parser.add_argument("--ablation-config", default="cpu-demo", help="trainer config of each proxy")
     parser.add_argument("--ablation-steps", type=int, default=None, help="steps per proxy (config's)")
