@@ -47,6 +47,19 @@ def test_candidates_respect_the_repetition_cap():
     assert (ablate.candidates(TARGET, 50, 20.0, caps, seed=3)[0] == W).all()
 
 
+def test_verdict_judges_the_gain_by_its_spread_over_paired_seeds():
+    # the demo sweep's verification: the seed moves both arms alike, the gain is the same sign on each seed
+    proposal, default = [3.033027, 3.062865, 3.057819], [3.041950, 3.076825, 3.074178]
+    text, paired = ablate.judge(0.075, proposal, default)
+    assert text.startswith("the proposal beats the default by 0.0131 bpb, paired over 3 seeds")
+    assert paired["values"] == pytest.approx([0.008923, 0.01396, 0.016359])
+    assert paired["std"] < np.std(default, ddof=1) / 4   # the arms' own spread would hide it
+    text, paired = ablate.judge(0.33, [3.030885, 3.026921, 2.990767], [3.100255, 3.003773, 3.028996])
+    assert text.startswith("no verified gain") and paired["mean"] < paired["std"]
+    assert ablate.judge(0.04, proposal, default)[0].startswith("the default mix is optimal within L1 0.040")
+    assert ablate.judge(0.3, default, proposal)[0].startswith("no verified gain")  # a consistent loss
+
+
 def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
     tag = tmp_path / "tag"
     write_tag_output(str(tag))
@@ -87,6 +100,8 @@ def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
     assert fit["n_runs"] == 5 and set(fit["regressors"]) == {"mixing_law", "gradient_boosting"}
     assert set(fit["regressors"]["mixing_law"]["cv_spearman_per_domain"]) == set(fit["proposed_weights"])
     assert len(fit["verified_objective_values"]) == 3 and len(fit["default_objective_values"]) == 3
+    assert fit["paired_gain"]["values"] == pytest.approx(np.subtract(fit["default_objective_values"],
+                                                                     fit["verified_objective_values"]))
     assert sum(fit["proposed_weights"].values()) == pytest.approx(1.0)
     assert os.path.exists(out / "ablations" / "predicted_vs_actual.png")
     with open(out / "ablations" / "verify.csv") as f:
