@@ -32,8 +32,13 @@ def summary(manifest: dict) -> str:
 
 
 def _filter_details(counts: dict) -> list[str]:
-    """One line for decontamination, one for repeated-line stripping (when they are recorded)."""
+    """One line for decontamination, one for repeated-line stripping, one for the documents cut
+    into pieces (when they are recorded)."""
     out = []
+    sd = counts.get("split_documents")
+    if sd and sd["by_domain"]:
+        per = ", ".join(f"{d} {v['documents']:,} -> {v['pieces']:,}" for d, v in sorted(sd["by_domain"].items()))
+        out.append(f"documents over {sd['max_piece_tokens']:,} tokens stored as pieces: {per}")
     dc = counts.get("decontamination")
     if dc:
         per = ", ".join(f"{b} {v['documents']:,} docs / {v['bytes']:,} B"

@@ -174,7 +174,7 @@ def test_train_is_the_shortest_hash_order_prefix_and_val_is_held_out(mixed, tag)
         assert train[d] == expected, d
 
 
-def test_long_documents_are_selected_as_pieces_and_never_straddle_train_and_val(tmp_path):
+def test_long_documents_are_selected_as_pieces_and_never_straddle_train_and_val(tmp_path, capsys):
     tag = tmp_path / "tag"
     rows = write_tag_output(str(tag), sizes={"general": 200, "math": 100, "code": 100, "multilingual": 60})
     rng = np.random.default_rng(3)
@@ -195,6 +195,9 @@ def test_long_documents_are_selected_as_pieces_and_never_straddle_train_and_val(
     split = m["counts"]["split_documents"]
     assert split["max_piece_tokens"] == 64 and split["by_domain"]["code"]["documents"] >= 15
     assert split["by_domain"]["code"]["pieces"] > 3 * split["by_domain"]["code"]["documents"]
+    code = split["by_domain"]["code"]
+    assert (f"documents over 64 tokens stored as pieces: code {code['documents']:,} -> {code['pieces']:,}"
+            in capsys.readouterr().out)
     derived = expected_selection(str(out), rows, 0.0, 64)
     for d, (in_val, expected, doc_of) in derived.items():
         assert max(len(x) for x in train[d] + val[d]) <= 66
