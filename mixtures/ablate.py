@@ -279,7 +279,7 @@ def judge(l1: float, proposal: list[float], default: list[float]) -> tuple[str, 
                 f"proposal {p_mean:.4f}"), paired
     if len(diffs) > 1 and paired["mean"] > paired["std"] and paired["mean"] > 0:
         return (f"the proposal beats the default by {paired['mean']:.4f} bpb, paired over {len(diffs)} seeds "
-                f"(spread of the per-seed gains {paired['std']:.4f}; every seed: "
+                f"(spread of the per-seed gains {paired['std']:.4f}; per seed: "
                 f"{', '.join(f'{d:+.4f}' for d in diffs)})"), paired
     return (f"no verified gain: proposal {p_mean:.4f} vs default {d_mean:.4f}, per-seed gain "
             f"{paired['mean']:+.4f} +- {paired['std']:.4f}; keep the default"), paired

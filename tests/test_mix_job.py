@@ -305,6 +305,7 @@ def test_rerun_is_a_no_op_and_a_different_run_needs_force(mixed, tag, capsys):
     ("ok", ["--weights", "general=0.5,math=0.4"], "sum to 0.9"),
     ("ok", ["--weights", "general=1.2,math=-0.2"], "weight of 'math' is -0.2"),
     ("ok", ["--tokens", "5000000"], "TOKENS=5,000,000 is larger than the data and caps allow"),
+    ("ok", ["--max-piece-tokens", "10"], "--max-piece-tokens must be 0 (whole documents) or at least 64, got 10"),
 ])
 def test_bad_input_fails_clearly_before_any_work(tmp_path, setup, args, message):
     tag = tmp_path / "tag"
