@@ -360,6 +360,12 @@ def ablations(run: Run, num: Numbers, images) -> str:
            _table(["domain", "default (target)", "proposal"],
                   [[escape(d), num("mix/manifest.json", ["target_weights", d], ".3f"),
                     num(f, ["proposed_weights", d], ".3f")] for d in target])]
+    if "paired_gain" in fit:  # verification runs k of both arms share seed k
+        out.append(_table(["verification seed", "default objective", "proposal objective", "gain"],
+                          [[escape(str(k)), num(f, ["default_objective_values", k], ".4f"),
+                            num(f, ["verified_objective_values", k], ".4f"),
+                            num(f, ["paired_gain", "values", k], "+.4f")]
+                           for k in range(len(fit["paired_gain"]["values"]))]))
     runs = sorted(run.ablation_runs, key=lambda r: r["objective"])
     doms = list(target)
     out.append(_table(["run", *[f"w {d}" for d in doms], "objective"],
