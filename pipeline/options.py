@@ -19,6 +19,14 @@ LOCAL_DEFAULT_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_proce
                       "--direct_num_workers=0", "--default_sdk_harness_log_level=WARNING"]
 
 
+# Measured with apache-beam 2.77 on the tag job (sample corpus, 2 workers), twice out of twice:
+# bundles run in parallel threads corrupt the runner's shuffle buffers ("Invalid PaneInfoEncoding",
+# "Error decoding input stream ... in step Dedup/AllBucketEntries/Read").
+MULTI_THREADING = ("--direct_running_mode=multi_threading with more than one worker corrupts shuffled data "
+                   "in Beam's local runner (the job fails decoding its own streams); use multi_processing "
+                   "(the default), or in_memory with --direct_num_workers=1 for the least CPU per document")
+
+
 class UsageError(ValueError):
     """A bad command line or option value; reported before any work starts."""
 
@@ -47,9 +55,12 @@ def beam_options(beam_args: list[str], runner: str | None) -> PipelineOptions:
                          "(neither a mixcurate flag nor a Beam pipeline option)")
     options = PipelineOptions(flags)
     chosen = options.view_as(StandardOptions).runner or ""
+    direct = options.view_as(DirectOptions)
     if chosen.split(".")[-1] not in ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner"):
         # Remote runners: the direct-runner settings do not apply.
-        options.view_as(DirectOptions).direct_num_workers = 1
+        direct.direct_num_workers = 1
+    elif direct.direct_running_mode == "multi_threading" and direct.direct_num_workers != 1:
+        raise UsageError(MULTI_THREADING)
     # The driver lists INPUT and writes OUTPUT's staging, _SUCCESS and stats.json itself, before
     # and after the pipeline: those calls must see the same file-system options (--s3_region_name,
     # --s3_endpoint_url, credentials, GCP project) as the pipeline's workers.

@@ -210,6 +210,8 @@ def test_a_different_run_into_a_finished_output_needs_force(tagged, corpus):
     (["--input", "/definitely/not/here", "--output", "OUT"], "does not exist"),
     (["--input", "/tmp/*.no-such-extension-xyz", "--output", "OUT"], "no input files"),
     (["--input", ".", "--output", "OUT", "--no-such-flag=1"], "unknown option"),
+    (["--input", ".", "--output", "OUT", "--direct_running_mode=multi_threading", "--direct_num_workers=2"],
+     "multi_threading with more than one worker corrupts shuffled data"),
     (["--input", ".", "--output", "OUT", "--max-chars", "0"], "must be positive"),
     (["--input", ".", "--output", "OUT", "--dedup-threshold", "1.5"], "threshold must be in (0, 1)"),
     (["--input", ".", "--output", "OUT", "--bands", "9"], "give both --bands and --rows"),
