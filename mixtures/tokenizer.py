@@ -49,29 +49,15 @@ def dtype_for(vocab_size: int) -> str:
     return "uint16" if vocab_size <= 65_536 else "uint32"
 
 
-# Characters of text per call into the Rust encoder. Its Encoding objects keep, for every token,
-# the token string, offsets and masks: a whole Parquet record batch at once (the demo corpus's
-# ~38k documents a file) peaked a mix worker at 2.8 GB; chunks of 4M characters at 1.15 GB, of 1M at
-# 1.04 GB, with byte-identical shards and the same wall time.
-ENCODE_CHARS = 1_000_000
-
-
 def encode_docs(tok: Tokenizer, texts: list[str], dtype: str) -> list[np.ndarray]:
-    """Each text as `<|bos|> ids <|eos|>` in `dtype` (batched calls into the Rust encoder of about
-    ENCODE_CHARS characters each, so memory does not grow with the batch)."""
+    """Each text as `<|bos|> ids <|eos|>` in `dtype` (one batched call into the Rust encoder, whose
+    Encoding objects hold every token's string, offsets and masks: callers bound `texts`)."""
     np_dtype = np.dtype(dtype).newbyteorder("<")
-    out: list[np.ndarray] = []
-    start = 0
-    while start < len(texts):
-        end, chars = start, 0
-        while end < len(texts) and (end == start or chars + len(texts[end]) <= ENCODE_CHARS):
-            chars += len(texts[end])
-            end += 1
-        for enc in tok.encode_batch(texts[start:end], add_special_tokens=False):
-            ids = enc.ids
-            arr = np.empty(len(ids) + 2, dtype=np_dtype)
-            arr[0], arr[-1] = BOS_ID, EOS_ID
-            arr[1:-1] = ids
-            out.append(arr)
-        start = end
+    out = []
+    for enc in tok.encode_batch(texts, add_special_tokens=False):
+        ids = enc.ids
+        arr = np.empty(len(ids) + 2, dtype=np_dtype)
+        arr[0], arr[-1] = BOS_ID, EOS_ID
+        arr[1:-1] = ids
+        out.append(arr)
     return out

@@ -3,6 +3,7 @@
 - `decode_utf8` decodes bytes, replacing each invalid sequence with U+FFFD and counting them.
 - `normalise_text` makes text canonical (NFC, `\\n` line ends, no lone surrogates, no control chars).
 - `utf8_verdict` decides whether a document with invalid bytes is kept as repaired or rejected.
+- `char_chunks` slices a batch of texts into runs of bounded total length.
 """
 from __future__ import annotations
 
@@ -76,3 +77,16 @@ def utf8_verdict(n_invalid: int, n_chars: int, max_invalid_frac: float = MAX_INV
     if n_invalid <= tolerated or n_invalid <= max_invalid_frac * max(n_chars, 0):
         return "repaired"
     return "reject"
+
+
+def char_chunks(texts: list[str], max_chars: int):
+    """(start, end) of consecutive slices of `texts` holding at most `max_chars` characters each
+    (a text longer than that is a slice of its own): batch work whose memory grows with the text."""
+    start = 0
+    while start < len(texts):
+        end, size = start, 0
+        while end < len(texts) and (end == start or size + len(texts[end]) <= max_chars):
+            size += len(texts[end])
+            end += 1
+        yield start, end
+        start = end

@@ -48,6 +48,7 @@ import numpy as np
 
 from taggers import charclass, pii
 from taggers.minhash import fmix64, poly_prefix, poly_spans
+from taggers.normalise import char_chunks
 from taggers.pii import PII_SIGNAL_NAMES
 
 # Gopher-style small list of very common English function words.
@@ -435,15 +436,7 @@ def signals_batch(texts: list[str], short_line_chars: int = 30) -> list[dict[str
 
 def signal_columns(texts: list[str], short_line_chars: int = 30) -> dict[str, np.ndarray]:
     """All heuristic signals of a batch as columns: {name: float64 array, one value per text}."""
-    chunks: list[dict[str, np.ndarray]] = []
-    i = 0
-    while i < len(texts):
-        j, size = i, 0
-        while j < len(texts) and (j == i or size + len(texts[j]) <= CHUNK_CHARS):
-            size += len(texts[j])
-            j += 1
-        chunks.append(_signals_chunk(texts[i:j], short_line_chars))
-        i = j
+    chunks = [_signals_chunk(texts[i:j], short_line_chars) for i, j in char_chunks(texts, CHUNK_CHARS)]
     if not chunks:
         return {k: np.zeros(0) for k in HEURISTIC_SIGNAL_NAMES}
     return {k: np.concatenate([c[k] for c in chunks]) for k in HEURISTIC_SIGNAL_NAMES}

@@ -141,20 +141,3 @@ def test_tokenizer_specials_and_framing():
     assert all(e[0] == 1 and e[-1] == 2 and e.dtype == np.dtype("<u2") for e in enc)
     assert tok.decode(enc[1][1:-1].tolist()) == "é ☃"
     assert tokenizer.dtype_for(16_384) == "uint16" and tokenizer.dtype_for(100_000) == "uint32"
-
-
-def test_documents_are_encoded_in_bounded_chunks_with_the_same_result(monkeypatch):
-    texts = [f"the quick brown fox {i} jumps over the lazy dog " * (1 + i % 7) for i in range(300)]
-    tok = tokenizer.train_tokenizer(texts, vocab_size=300)
-    whole = tokenizer.encode_docs(tok, texts, "uint16")
-    calls = []
-    real = tok.encode_batch
-
-    class Spy:  # the Rust tokenizer's methods cannot be patched; wrap it
-        def encode_batch(self, batch, **kw):
-            calls.append(sum(map(len, batch)))
-            return real(batch, **kw)
-    monkeypatch.setattr(tokenizer, "ENCODE_CHARS", 500)
-    chunked = tokenizer.encode_docs(Spy(), texts, "uint16")
-    assert len(chunked) == len(whole) and all(np.array_equal(a, b) for a, b in zip(whole, chunked))
-    assert len(calls) > 20 and max(calls) <= max(500, max(map(len, texts)))  # only a text alone may exceed it

@@ -3,7 +3,7 @@ import unicodedata
 
 import pytest
 
-from taggers.normalise import decode_utf8, normalise_text, utf8_verdict
+from taggers.normalise import char_chunks, decode_utf8, normalise_text, utf8_verdict
 
 
 def test_valid_utf8_decodes_with_no_replacements():
@@ -65,3 +65,11 @@ def test_utf8_verdict_thresholds_are_configurable():
     assert utf8_verdict(5, 1000, max_invalid_frac=0.01) == "repaired"
     assert utf8_verdict(2, 1000, max_invalid_frac=0.0, tolerated=1) == "reject"
     assert utf8_verdict(2, 1000, max_invalid_frac=0.0, tolerated=2) == "repaired"
+
+
+def test_char_chunks_cover_the_batch_in_order_within_the_bound():
+    texts = ["a" * n for n in (3, 4, 2, 9, 1, 1, 5)]
+    chunks = list(char_chunks(texts, 6))
+    assert chunks == [(0, 1), (1, 3), (3, 4), (4, 6), (6, 7)]  # the 9-character text is a chunk of its own
+    assert all(sum(map(len, texts[a:b])) <= 6 or b - a == 1 for a, b in chunks)
+    assert list(char_chunks([], 6)) == []
