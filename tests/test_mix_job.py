@@ -213,6 +213,21 @@ def test_long_documents_are_selected_as_pieces_and_never_straddle_train_and_val(
     assert max(len(x) for x in read_docs(str(whole), "train")[1]["code"]) > 300
 
 
+def test_tokenising_in_small_calls_writes_the_same_shards(mixed, tag, tmp_path, monkeypatch):
+    calls = []
+    encode = mix_job.tokenizer.encode_docs
+    monkeypatch.setattr(mix_job, "ENCODE_CHARS", 2000)  # the in-memory runner runs Prepare in this process
+    monkeypatch.setattr(mix_job.tokenizer, "encode_docs", lambda tok, texts, dtype: calls.append(
+        sum(map(len, texts))) or encode(tok, texts, dtype))
+    out = tmp_path / "small-calls"
+    assert mix(tag[0], out, "--tokens", "60000", "--quality", "0.4", "--val-tokens", "1500",
+               "--anneal-tokens", "6000", "--anneal-quality", "0.8") == 0
+    assert len(calls) > 20 and max(calls) <= 2000
+    a = json.load(open(os.path.join(mixed, "manifest.json")))
+    b = json.load(open(out / "manifest.json"))
+    assert [(s["path"], s["sha256"]) for s in a["shards"]] == [(s["path"], s["sha256"]) for s in b["shards"]]
+
+
 def test_documents_that_fit_are_stored_exactly_as_without_pieces(mixed, tag, tmp_path):
     whole = tmp_path / "whole"
     assert mix(tag[0], whole, "--tokens", "60000", "--quality", "0.4", "--val-tokens", "1500",
