@@ -363,7 +363,7 @@ class Prepare(beam.DoFn):
         stored = [pieces.split(t, cfg["max_piece_tokens"], self.newline) if self.newline is not None else [t]
                  for t in toks]
         keys = [pieces.piece_key(ids[j], k) for j, ps in enumerate(stored) if len(ps) > 1 for k in range(len(ps))]
-        piece_hs = iter(order.doc_hashes(cfg["seed"], keys).tolist())
+        keyed = iter(zip(keys, order.doc_hashes(cfg["seed"], keys).tolist()))  # in the loop's order
         rows, hists, pooled = [], {}, []
         for j, i in enumerate(keep):
             d, s = cols["domain"][i], cols["source"][i] or ""
@@ -383,11 +383,11 @@ class Prepare(beam.DoFn):
             if anneal_ok:
                 h[ANNEAL_TOKENS, vb] += n
                 h[ANNEAL_DOCS, vb] += 1
-            for k, piece in enumerate(ps):
+            for piece in ps:
                 if len(ps) == 1:
                     key, ph, b = ids[j], int(hs[j]), vb
                 else:
-                    key, ph = pieces.piece_key(ids[j], k), next(piece_hs)
+                    key, ph = next(keyed)
                     b = ph >> (64 - cfg["bucket_bits"])
                 pooled.append((d, s, topic, vb, b, len(piece), anneal_ok))
                 yield {"id": key, "domain": d, "topic": topic, "source": s, "h": ph, "b": b, "vb": vb,
