@@ -175,9 +175,40 @@ def _run_table(path, jobs, domains, target, workers):
     return [rows[j["name"]] for j in jobs]
 
 
+def replicate_picks(objectives, r: int) -> list[int]:
+    """Indices of r sweep runs spread evenly over the ranks of their objective (best, worst and
+    evenly between), so a replication sees the whole range the regression must rank."""
+    order = np.argsort(np.asarray(objectives, float), kind="stable")
+    r = min(int(r), len(order))
+    return [int(order[i]) for i in np.linspace(0, len(order) - 1, r).round().astype(int)] if r else []
+
+
+def reproducibility(first, second, target, sweep_objectives=None) -> dict:
+    """How far one proxy run ranks its mixture: bits per byte [r, D] of the same r candidates
+    trained with the sweep's seed (`first`) and with another common seed (`second`).
+    The run-to-run noise of one objective is std(second - first) / sqrt(2): a shift common to all
+    candidates (the seed's own luck) is removed, since it changes no ranking. Against the spread of
+    the objective over the sweep (`sweep_objectives`, else the first runs), that bounds what any regression can reach against
+    single runs: corr(truth, one run) = sqrt(1 - noise^2 / spread^2) (`ceiling`, Pearson)."""
+    first, second = np.asarray(first, float), np.asarray(second, float)
+    target = np.asarray(target, float)
+    o1, o2 = first @ target, second @ target
+    diff = o2 - o1
+    noise = float(diff.std(ddof=1) / np.sqrt(2)) if len(diff) > 1 else float("nan")
+    over = o1 if sweep_objectives is None else np.asarray(sweep_objectives, float)
+    spread = float(over.std(ddof=1)) if len(over) > 1 else float("nan")
+    ceiling = float(np.sqrt(max(0.0, 1.0 - (noise / spread) ** 2))) if spread > 0 else float("nan")
+    return {"runs": int(len(o1)), "spearman_objective": regress.spearman(o1, o2),
+            "spearman_per_domain": [regress.spearman(first[:, j], second[:, j]) for j in range(first.shape[1])],
+            "seed_shift": float(diff.mean()), "run_noise": noise, "objective_spread": spread,
+            "ceiling": ceiling}
+
+
 def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, max_epochs=4.0,
-          verify_seeds=3, workers=2, search_n=100_000, log=print) -> dict:
-    """The whole ablation study into MIX/ablations/; returns fit.json's content."""
+          verify_seeds=3, workers=2, search_n=100_000, replicates=0, log=print) -> dict:
+    """The whole ablation study into MIX/ablations/; returns fit.json's content. `replicates` > 0
+    trains that many sweep candidates again with another common seed (seed + 1; replicate.csv)
+    and reports how well one run ranks a mixture (fit.json `reproducibility`)."""
     with open(os.path.join(mix_dir, "manifest.json")) as f:
         manifest = json.load(f)
     domains = list(manifest["target_weights"])
@@ -214,6 +245,7 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
         rho, pred = regress.cv_spearman(name, Wr, Br, target, seed=seed)
         regs[name], preds[name] = {"cv_spearman": rho}, pred
     regs["mixing_law"]["cv_spearman_per_domain"] = regress.cv_spearman_domains(Wr, Br, domains, seed=seed)
+    repro = _replicate(out, mix_dir, rows, Br, domains, target, config, steps, seed, replicates, workers, log)
     chosen = "mixing_law" if n < 64 or regs["mixing_law"]["cv_spearman"] >= regs["gradient_boosting"][
         "cv_spearman"] else "gradient_boosting"
     model = regress.REGRESSORS[chosen](target).fit(Wr, Br)
@@ -255,6 +287,8 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
                      "search_bounds": {d: [float(lo), float(hi)] for d, lo, hi in zip(domains, *bounds)},
                      "verify_seeds": verify_seeds, "proxy_overrides": PROXY_OVERRIDES},
            "cv_predictions": {name: p.tolist() for name, p in preds.items()}}
+    if repro is not None:
+        fit["reproducibility"] = repro
     with open(os.path.join(out, "fit.json.tmp"), "w") as f:
         json.dump(fit, f, indent=1, sort_keys=True)
     os.replace(os.path.join(out, "fit.json.tmp"), os.path.join(out, "fit.json"))
@@ -263,6 +297,28 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
     log(f"ablations: {chosen} CV Spearman {fit['cv_spearman']:.3f} on the objective; mixing law per "
         f"domain: {per_domain}; {verdict}")
     return fit
+
+
+def _replicate(out, mix_dir, rows, Br, domains, target, config, steps, seed, replicates, workers, log):
+    """Trains `replicates` sweep candidates again with seed + 1 (replicate.csv, resumable) and
+    returns `reproducibility` over them, or None when replicates is 0."""
+    picks = replicate_picks(Br @ target, replicates)
+    if not picks:
+        return None
+    jobs = [{"name": f"replicate_{rows[i]['run']}", "mix": mix_dir, "config": config, "steps": steps,
+             "dir": os.path.join(out, "runs", f"replicate_{rows[i]['run']}"), "seed": seed + 1,
+             "weights": {d: float(rows[i][f"w_{d}"]) for d in domains}} for i in picks]
+    log(f"ablations: {len(jobs)} sweep candidates again with seed {seed + 1} (how far one run ranks a mixture)")
+    again = _run_table(os.path.join(out, "replicate.csv"), jobs, domains, target, workers)
+    second = np.array([[float(r[f"bpb_{d}"]) for d in domains] for r in again])
+    repro = reproducibility(Br[picks], second, target, Br @ target)
+    repro["spearman_per_domain"] = dict(zip(domains, repro["spearman_per_domain"]))
+    repro["seed"] = seed + 1
+    log(f"ablations: the same {repro['runs']} mixtures with another seed rank alike at Spearman "
+        f"{repro['spearman_objective']:.2f} on the objective; one run's noise {repro['run_noise']:.4f} bpb "
+        f"against a spread of {repro['objective_spread']:.4f} over the sweep, so a regression can reach "
+        f"about {repro['ceiling']:.2f} against single runs")
+    return repro
 
 
 def judge(l1: float, proposal: list[float], default: list[float]) -> tuple[str, dict]:

@@ -79,7 +79,7 @@ def _out_of_fold(W, B, fit_predict, folds, seed):
     return pred
 
 
-def _spearman(a, b) -> float:
+def spearman(a, b) -> float:
     rho = spearmanr(a, b).statistic
     return float(rho) if np.isfinite(rho) else 0.0
 
@@ -88,7 +88,7 @@ def cv_spearman(name, W, B, obj_weights, folds=5, seed=0):
     """Spearman of out-of-fold predictions against the actual objectives (K-fold, K <= runs)."""
     pred = _out_of_fold(W, B, lambda w, b, wt: REGRESSORS[name](obj_weights).fit(w, b).predict(wt),
                         folds, seed)
-    return _spearman(pred, np.asarray(B, float) @ np.asarray(obj_weights, float)), pred
+    return spearman(pred, np.asarray(B, float) @ np.asarray(obj_weights, float)), pred
 
 
 def cv_spearman_domains(W, B, domains, folds=5, seed=0):
@@ -97,7 +97,7 @@ def cv_spearman_domains(W, B, domains, folds=5, seed=0):
     B = np.asarray(B, float)
     pred = _out_of_fold(W, B, lambda w, b, wt: MixingLaw(np.ones(B.shape[1])).fit(w, b).predict_domains(wt),
                         folds, seed)
-    return {d: _spearman(pred[:, j], B[:, j]) for j, d in enumerate(domains)}
+    return {d: spearman(pred[:, j], B[:, j]) for j, d in enumerate(domains)}
 
 
 def feasible(W, max_share):

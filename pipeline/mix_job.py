@@ -687,6 +687,9 @@ def parse_args(argv):
     parser.add_argument("--ablation-workers", type=int, default=2, help="single-thread proxies side by side")
     parser.add_argument("--ablation-concentration", type=float, default=4.0)
     parser.add_argument("--verify-seeds", type=int, default=3)
+    parser.add_argument("--ablation-replicates", type=int, default=0,
+                        help="sweep candidates trained again with another seed, to measure how well one "
+                             "run ranks a mixture (fit.json reproducibility)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runner", default=None)
     parser.add_argument("--force", action="store_true")
@@ -698,6 +701,9 @@ def parse_args(argv):
         raise UsageError(f"--ablations must be 0 or at least 4 (a regression needs runs), got {args.ablations}")
     if args.verify_seeds < 1 or args.ablation_workers < 1 or args.ablation_concentration <= 0:
         raise UsageError("--verify-seeds and --ablation-workers >= 1, --ablation-concentration > 0")
+    if args.ablation_replicates < 0 or args.ablation_replicates == 1 or args.ablation_replicates > args.ablations:
+        raise UsageError(f"--ablation-replicates must be 0 or between 2 and --ablations ({args.ablations}), "
+                         f"got {args.ablation_replicates}")
     if not 0 < args.source_cap <= 1 or args.max_epochs <= 0 or args.val_tokens < 0:
         raise UsageError("--source-cap must be in (0, 1], --max-epochs > 0, --val-tokens >= 0")
     if args.vocab_size < 259 or args.tokenizer_sample_mb <= 0 or args.shard_tokens <= 0:
@@ -945,7 +951,8 @@ def ablations(args) -> dict | None:
         return ablate.sweep(args.output, args.ablations, config=args.ablation_config, steps=args.ablation_steps,
                             seed=args.seed, concentration=args.ablation_concentration,
                             max_epochs=args.max_epochs, verify_seeds=args.verify_seeds,
-                            workers=args.ablation_workers, log=lambda m: print(m, flush=True))
+                            workers=args.ablation_workers, replicates=args.ablation_replicates,
+                            log=lambda m: print(m, flush=True))
     except ablate.AblationError as exc:
         raise mcfg.MixError(str(exc)) from None
 

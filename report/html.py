@@ -366,6 +366,17 @@ def ablations(run: Run, num: Numbers, images) -> str:
                             num(f, ["verified_objective_values", k], ".4f"),
                             num(f, ["paired_gain", "values", k], "+.4f")]
                            for k in range(len(fit["paired_gain"]["values"]))]))
+    if "reproducibility" in fit:  # sweep candidates trained again with another common seed
+        rp = fit["reproducibility"]
+        out.append(_facts([
+            ["candidates trained again with another seed", num(f, ["reproducibility", "runs"])],
+            ["their objective's Spearman across the two seeds", num(f, ["reproducibility", "spearman_objective"], ".2f")],
+            *[[f"their {d} bits per byte's Spearman across the two seeds",
+               num(f, ["reproducibility", "spearman_per_domain", d], ".2f")] for d in rp.get("spearman_per_domain", {})],
+            ["one run's noise on the objective (bpb)", num(f, ["reproducibility", "run_noise"], ".4f")],
+            ["the objective's spread over the sweep (bpb)", num(f, ["reproducibility", "objective_spread"], ".4f")],
+            ["the best correlation a regression can reach against single runs (about)",
+             num(f, ["reproducibility", "ceiling"], ".2f")]]))
     runs = sorted(run.ablation_runs, key=lambda r: r["objective"])
     doms = list(target)
     out.append(_table(["run", *[f"w {d}" for d in doms], "objective"],

@@ -60,6 +60,30 @@ def test_verdict_judges_the_gain_by_its_spread_over_paired_seeds():
     assert ablate.judge(0.3, default, proposal)[0].startswith("no verified gain")  # a consistent loss
 
 
+def test_replicates_measure_how_far_one_run_ranks_a_mixture():
+    # five mixtures whose true objectives spread evenly; the second seed shifts every run by 0.05
+    # (its own luck, which changes no ranking) and adds +-0.015 of noise of its own
+    truth = np.array([3.00, 3.02, 3.04, 3.06, 3.08])
+    first = np.repeat(truth[:, None], 4, axis=1)
+    jitter = np.array([0.015, -0.015, 0.015, -0.015, 0.0])
+    second = first + 0.05 + jitter[:, None]
+    rp = ablate.reproducibility(first, second, TARGET)
+    assert rp["runs"] == 5 and rp["seed_shift"] == pytest.approx(0.05)
+    assert rp["spearman_objective"] == pytest.approx(0.8)      # runs 1-2 and 3-4 swap
+    noise = np.std(jitter, ddof=1) / np.sqrt(2)
+    spread = np.std(truth, ddof=1)
+    assert rp["run_noise"] == pytest.approx(noise)
+    assert rp["ceiling"] == pytest.approx(np.sqrt(1 - noise ** 2 / spread ** 2))
+    # noise as large as the spread leaves nothing for a regression to rank
+    wide = ablate.reproducibility(first, first + np.array([0.1, -0.1, 0.1, -0.1, 0.1])[:, None], TARGET,
+                                  sweep_objectives=truth[:3])
+    assert wide["ceiling"] == 0.0 and wide["objective_spread"] == pytest.approx(0.02)
+    # the runs replicated cover the sweep's range: its best, its worst and evenly between
+    objectives = [3.05, 3.01, 3.09, 3.03, 3.07, 3.02]
+    assert ablate.replicate_picks(objectives, 3) == [1, 3, 2]   # ranks 0, 2 and 5 of 6
+    assert ablate.replicate_picks(objectives, 0) == []
+
+
 def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
     tag = tmp_path / "tag"
     write_tag_output(str(tag))
@@ -88,7 +112,7 @@ def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
         wr.writeheader()
         wr.writerows([rows["run_000"], rows["run_002"], rows["run_003"]])
         f.write("run_001,1,6,7")  # a line torn by the kill
-    assert mix_job.main(args + ["--ablations", "5"]) == 0
+    assert mix_job.main(args + ["--ablations", "5", "--ablation-replicates", "2"]) == 0
     with open(out / "ablations" / "runs.csv") as f:
         again = {r["run"]: r for r in csv.DictReader(f)}
     assert set(again) == {f"run_{i:03d}" for i in range(5)}
@@ -103,6 +127,17 @@ def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
     assert fit["paired_gain"]["values"] == pytest.approx(np.subtract(fit["default_objective_values"],
                                                                      fit["verified_objective_values"]))
     assert sum(fit["proposed_weights"].values()) == pytest.approx(1.0)
+    with open(out / "ablations" / "replicate.csv") as f:
+        replicated = {r["run"]: r for r in csv.DictReader(f)}
+    objectives = {r: float(again[r]["objective"]) for r in again}
+    best, worst = min(objectives, key=objectives.get), max(objectives, key=objectives.get)
+    assert set(replicated) == {f"replicate_{best}", f"replicate_{worst}"}
+    for name, r in replicated.items():   # the same mixture, another seed
+        assert r["seed"] == "1" and all(r[f"w_{d}"] == again[name[len("replicate_"):]][f"w_{d}"] for d in doms)
+    rp = fit["reproducibility"]
+    assert rp["runs"] == 2 and rp["seed"] == 1 and set(rp["spearman_per_domain"]) == set(doms)
+    assert rp["seed_shift"] == pytest.approx(np.mean([float(r["objective"]) - objectives[n[len("replicate_"):]]
+                                                      for n, r in replicated.items()]), abs=1e-5)
     assert os.path.exists(out / "ablations" / "predicted_vs_actual.png")
     with open(out / "ablations" / "verify.csv") as f:
         verified = list(csv.DictReader(f))

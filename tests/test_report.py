@@ -145,6 +145,8 @@ def test_numbers_on_the_page_equal_the_run_files(report, run_dir):
                 ("mix/manifest.json", ("tokens_budget",)), ("mix/manifest.json", ("config", "quality")),
                 ("mix/ablations/fit.json", ("verified_objective",)),
                 ("mix/ablations/fit.json", ("paired_gain", "values", 0)),
+                ("mix/ablations/fit.json", ("reproducibility", "ceiling")),
+                ("mix/ablations/fit.json", ("reproducibility", "spearman_objective")),
                 ("train/metrics.jsonl#last_eval", ("objective",))}
     required |= {("tag/stats.json", ("by_domain", d, "documents")) for d in stats["by_domain"]}
     required |= {("tag/stats.json", ("duplicates", "decontamination", b, "documents"))
