@@ -58,7 +58,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from . import regress
+from . import regress, transfer
 
 class AblationError(ValueError):
     """A sweep that cannot run as asked (other settings in the folder, caps no candidate meets)."""
@@ -299,6 +299,10 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
            "cv_predictions": {name: p.tolist() for name, p in preds.items()}}
     if repro is not None:
         fit["reproducibility"] = repro
+    bpt = transfer.bytes_per_token(manifest)
+    if all(bpt.get(d, 0) > 0 for d in domains):  # the proposal in units any tokenizer shares
+        fit["proposed_byte_shares"] = transfer.byte_shares(proposal, bpt)
+        fit["default_byte_shares"] = transfer.byte_shares(dict(manifest["target_weights"]), bpt)
     with open(os.path.join(out, "fit.json.tmp"), "w") as f:
         json.dump(fit, f, indent=1, sort_keys=True)
     os.replace(os.path.join(out, "fit.json.tmp"), os.path.join(out, "fit.json"))

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from mixtures import ablate, regress
+from mixtures import ablate, regress, transfer
 from pipeline import mix_job
 from test_mix_job import FAST, write_tag_output
 from test_trainer_helpers import write_config
@@ -127,6 +127,9 @@ def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
     assert fit["paired_gain"]["values"] == pytest.approx(np.subtract(fit["default_objective_values"],
                                                                      fit["verified_objective_values"]))
     assert sum(fit["proposed_weights"].values()) == pytest.approx(1.0)
+    bpt = json.load(open(out / "manifest.json"))["counts"]["fertility"]["domain"]
+    assert fit["proposed_byte_shares"] == pytest.approx(transfer.byte_shares(fit["proposed_weights"], bpt))
+    assert fit["default_byte_shares"] == pytest.approx(transfer.byte_shares(target, bpt))
     with open(out / "ablations" / "replicate.csv") as f:
         replicated = {r["run"]: r for r in csv.DictReader(f)}
     objectives = {r: float(again[r]["objective"]) for r in again}
