@@ -321,6 +321,8 @@ def test_rerun_is_a_no_op_and_a_different_run_needs_force(mixed, tag, capsys):
     ("ok", ["--weights", "general=1.2,math=-0.2"], "weight of 'math' is -0.2"),
     ("ok", ["--tokens", "5000000"], "TOKENS=5,000,000 is larger than the data and caps allow"),
     ("ok", ["--max-piece-tokens", "10"], "--max-piece-tokens must be 0 (whole documents) or at least 64, got 10"),
+    ("ok", ["--ablations", "4", "--ablation-replicates", "5"],
+     "--ablation-replicates must be 0 or between 2 and --ablations (4), got 5"),
 ])
 def test_bad_input_fails_clearly_before_any_work(tmp_path, setup, args, message):
     tag = tmp_path / "tag"
