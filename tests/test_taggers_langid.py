@@ -93,3 +93,40 @@ def test_newlines_inside_a_paragraph_are_handled_and_long_paragraphs_truncated(l
 
 def test_empty_batch(lid):
     assert langid.identify([], lid) == ([], [], [])
+
+
+def _top(*pairs):
+    """One chunk's lid.176 output: (labels, probabilities) as fastText returns them."""
+    return [f"__label__{l}" for l, _ in pairs], [p for _, p in pairs]
+
+
+def test_confidence_is_the_mass_of_the_top_languages_group_of_close_languages():
+    chunks = [_top(("hr", 0.35), ("sr", 0.30), ("bs", 0.20), ("en", 0.05)),
+              _top(("de", 0.35), ("nl", 0.30), ("en", 0.20), ("fr", 0.05))]
+    labels, probs = zip(*chunks)
+    langs, conf = langid.decide(labels, probs)
+    assert langs == ["hr", "de"]
+    assert conf == pytest.approx([0.85, 0.35])   # German has no close neighbours here: its own mass
+
+
+def test_danish_loses_to_norwegian_when_both_norwegian_standards_together_weigh_more():
+    chunks = [_top(("da", 0.45), ("no", 0.30), ("nn", 0.20), ("sv", 0.02)),
+              _top(("da", 0.45), ("nn", 0.30), ("no", 0.20), ("sv", 0.02)),
+              _top(("da", 0.60), ("no", 0.30), ("nn", 0.05), ("sv", 0.02))]
+    labels, probs = zip(*chunks)
+    langs, conf = langid.decide(labels, probs)
+    assert langs == ["no", "nn", "da"]
+    assert conf == pytest.approx([0.95, 0.95, 0.95])
+
+
+def test_decide_on_a_chunk_without_labels_is_und():
+    assert langid.decide([[]], [[]]) == (["und"], [0.0])
+
+
+def test_an_all_capitals_paragraph_is_identified(lid):
+    # as it is, lid.176 calls this Kannada at 0.09 (under the `und` threshold); lower-cased, English
+    text = ("THIS SOFTWARE IS PROVIDED BY THE AUTHORS AS IS AND WITHOUT ANY EXPRESS OR IMPLIED "
+            "PROMISES, SO THAT NOBODY WHO WROTE IT CAN BE HELD RESPONSIBLE FOR WHAT HAPPENS WHEN YOU "
+            "RUN IT ON YOUR OWN COMPUTER, WHATEVER THE REASON AND WHATEVER THE DAMAGE.")
+    langs, scores, _ = langid.identify([text], lid)
+    assert langs == ["en"] and scores[0] > langid.MIN_SCORE
