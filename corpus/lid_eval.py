@@ -8,7 +8,7 @@ labelled, and the files `make lid-eval` writes (`paragraphs.jsonl.gz`: text, lan
 
 A paragraph's label is the language its folder was translated into (lid.176's codes: `nb` is
 `no`, `pt_BR` is `pt`, `zh_CN`/`zh_TW` are `zh`). Translations keep untranslated English and
-language-neutral text (commands, option lists, tables), so three rules, none of them a language-ID
+language-neutral text (commands, option lists, tables), so four rules, none of them a language-ID
 model, drop what the folder does not vouch for:
 
 - `repeated_in_other_language`: at least half of the paragraph's word 3-grams occur in the same
@@ -27,7 +27,7 @@ when it is prose (`not_prose` otherwise: fewer than `MAX_ENGLISH_WORD_SHARE` of 
 English function words, as in commands, option lists and code).
 
 Only paragraphs of at least `MIN_PARAGRAPH_CHARS` characters (whitespace collapsed) are kept, the
-length the issue measures language ID at. The manual pages are a source the tagger models never
+length at which the issue sets its language-ID target. The manual pages are a source the tagger models never
 train on; the handbook is also in the sample corpus (no model of ours learns languages from it, but
 `stats.json` keeps the sources apart so a figure can leave it out).
 """
