@@ -221,10 +221,18 @@ def reproducibility(first, second, target, sweep_objectives=None) -> dict:
 
 
 def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, max_epochs=4.0,
-          verify_seeds=3, workers=2, search_n=100_000, replicates=0, log=print) -> dict:
+          verify_seeds=3, workers=2, search_n=100_000, replicates=0, seeds_per_candidate=1,
+          log=print) -> dict:
     """The whole ablation study into MIX/ablations/; returns fit.json's content. `replicates` > 0
     trains that many sweep candidates again with another common seed (seed + 1; replicate.csv)
-    and reports how well one run ranks a mixture (fit.json `reproducibility`)."""
+    and reports how well one run ranks a mixture (fit.json `reproducibility`).
+    `seeds_per_candidate` K > 1 trains every candidate with the common seeds seed .. seed + K - 1
+    (runs.csv: `run_NNN` for the first, `run_NNN_sK` for the others) and regresses on each
+    candidate's mean over its K runs, whose noise is 1/sqrt(K) of one run's; `reproducibility`
+    then compares the first two seeds over every candidate (no separate replicates)."""
+    if seeds_per_candidate < 1 or (seeds_per_candidate > 1 and replicates):
+        raise AblationError(f"seeds per candidate must be >= 1 and replicates 0 when it is above 1 "
+                            f"(got {seeds_per_candidate} and {replicates}): the seeds replicate")
     with open(os.path.join(mix_dir, "manifest.json")) as f:
         manifest = json.load(f)
     domains = list(manifest["target_weights"])
@@ -236,6 +244,8 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
                 "concentration": concentration,
                 "max_epochs": max_epochs, "verify_seeds": verify_seeds, "search_n": search_n,
                 "manifest_fingerprint": manifest.get("input_fingerprint"), "shards": manifest["shards"]}
+    if seeds_per_candidate > 1:   # absent at 1, so that sweeps written before it still resume
+        settings["seeds_per_candidate"] = seeds_per_candidate
     spath = os.path.join(out, "sweep.json")
     if os.path.exists(spath):
         with open(spath) as f:
@@ -249,19 +259,28 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
     train_tokens = {d: manifest["domains"][d]["tokens"] for d in domains}
     caps = max_shares(train_tokens, domains, max_epochs, tokens)
     W, rejected = candidates(target, n, concentration, caps, seed)
-    jobs = [{"name": f"run_{i:03d}", "mix": mix_dir, "dir": os.path.join(out, "runs", f"run_{i:03d}"),
-             "config": config, "steps": steps, "seed": seed,
-             "weights": {d: float(w) for d, w in zip(domains, W[i])}} for i in range(n)]
-    log(f"ablations: {n} proxies ({tokens:,} tokens each at most), {workers} side by side")
-    rows = _run_table(os.path.join(out, "runs.csv"), jobs, domains, target, workers)
+    K = seeds_per_candidate
+    names = [[f"run_{i:03d}" + (f"_s{k}" if k else "") for k in range(K)] for i in range(n)]
+    jobs = [{"name": names[i][k], "mix": mix_dir, "dir": os.path.join(out, "runs", names[i][k]),
+             "config": config, "steps": steps, "seed": seed + k,
+             "weights": {d: float(w) for d, w in zip(domains, W[i])}} for i in range(n) for k in range(K)]
+    log(f"ablations: {n} candidates x {K} seed(s) = {len(jobs)} proxies ({tokens:,} tokens each at "
+        f"most), {workers} side by side")
+    all_rows = _run_table(os.path.join(out, "runs.csv"), jobs, domains, target, workers)
+    rows = all_rows[::K]     # each candidate's first run: its weights, and the one-run view
     Wr = np.array([[float(r[f"w_{d}"]) for d in domains] for r in rows])
-    Br = np.array([[float(r[f"bpb_{d}"]) for d in domains] for r in rows])
+    B_runs = np.array([[float(r[f"bpb_{d}"]) for d in domains] for r in all_rows]).reshape(n, K, -1)
+    Br = B_runs.mean(axis=1)
     regs, preds = {}, {}
     for name in regress.REGRESSORS:
         rho, pred = regress.cv_spearman(name, Wr, Br, target, seed=seed)
         regs[name], preds[name] = {"cv_spearman": rho}, pred
     regs["mixing_law"]["cv_spearman_per_domain"] = regress.cv_spearman_domains(Wr, Br, domains, seed=seed)
-    repro = _replicate(out, mix_dir, rows, Br, domains, target, config, steps, seed, replicates, workers, log)
+    if K > 1:
+        repro = _across_seeds(B_runs, domains, target, seed, log)
+    else:
+        repro = _replicate(out, mix_dir, rows, Br, domains, target, config, steps, seed, replicates,
+                           workers, log)
     chosen = "mixing_law" if n < 64 or regs["mixing_law"]["cv_spearman"] >= regs["gradient_boosting"][
         "cv_spearman"] else "gradient_boosting"
     model = regress.REGRESSORS[chosen](target).fit(Wr, Br)
@@ -289,7 +308,8 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
     vp, vd = stats("proposal"), stats("default")
     l1 = float(np.abs(best - target).sum())
     verdict, paired = judge(l1, vp["values"], vd["values"])
-    fit = {"objective": OBJECTIVE, "n_runs": len(rows), "regressors": regs, "chosen": chosen,
+    fit = {"objective": OBJECTIVE, "n_runs": len(all_rows), "n_candidates": n,
+           "seeds_per_candidate": K, "regressors": regs, "chosen": chosen,
            "cv_spearman": regs[chosen]["cv_spearman"], "proposed_weights": proposal,
            "predicted_objective": predicted, "verified_objective": vp["mean"], "verified_objective_std": vp["std"],
            "verified_objective_values": vp["values"], "default_objective": vd["mean"],
@@ -312,7 +332,7 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
     with open(os.path.join(out, "fit.json.tmp"), "w") as f:
         json.dump(fit, f, indent=1, sort_keys=True)
     os.replace(os.path.join(out, "fit.json.tmp"), os.path.join(out, "fit.json"))
-    _plots(out, rows, preds[chosen], fit, domains)
+    _plots(out, (Br @ target).tolist(), preds[chosen], fit, domains)
     per_domain = ", ".join(f"{d} {r:.3f}" for d, r in regs["mixing_law"]["cv_spearman_per_domain"].items())
     log(f"ablations: {chosen} CV Spearman {fit['cv_spearman']:.3f} on the objective; mixing law per "
         f"domain: {per_domain}; {verdict}")
@@ -341,6 +361,25 @@ def _replicate(out, mix_dir, rows, Br, domains, target, config, steps, seed, rep
     return repro
 
 
+def _across_seeds(B_runs, domains, target, seed, log):
+    """`reproducibility` from the first two seeds of every candidate ([n, K, D] bits per byte),
+    with `ceiling_of_mean`: the bound for the mean of the K seeds the regression fits."""
+    K = B_runs.shape[1]
+    repro = reproducibility(B_runs[:, 0], B_runs[:, 1], target)
+    repro["spearman_per_domain"] = dict(zip(domains, repro["spearman_per_domain"]))
+    repro["seed"] = seed + 1
+    means = B_runs.mean(axis=1) @ np.asarray(target, float)
+    spread = float(means.std(ddof=1))
+    repro["seeds_per_candidate"] = K
+    repro["mean_spread"] = spread
+    repro["ceiling_of_mean"] = float(np.sqrt(max(0.0, 1.0 - repro["run_noise"] ** 2 / K / spread ** 2))) \
+        if spread > 0 else float("nan")
+    log(f"ablations: seeds {seed} and {seed + 1} rank the {repro['runs']} candidates alike at Spearman "
+        f"{repro['spearman_objective']:.2f} on the objective; one run's noise {repro['run_noise']:.4f} bpb, "
+        f"so a regression can reach about {repro['ceiling_of_mean']:.2f} against the means of {K} seeds")
+    return repro
+
+
 def judge(l1: float, proposal: list[float], default: list[float]) -> tuple[str, dict]:
     """The verdict on a proposal from its verified objectives and the default's, run k of each
     with the same seed: (text, paired gain {mean, std, values}). The seed moves both runs of a
@@ -361,11 +400,12 @@ def judge(l1: float, proposal: list[float], default: list[float]) -> tuple[str, 
             f"{paired['mean']:+.4f} +- {paired['std']:.4f}; keep the default"), paired
 
 
-def _plots(out, rows, pred, fit, domains):
+def _plots(out, actual, pred, fit, domains):
+    """predicted_vs_actual.png (each candidate's objective, the mean over its seeds, against its
+    held-out prediction) and default_vs_proposal.png."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    actual = [float(r["objective"]) for r in rows]
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.scatter(actual, pred)
     lo, hi = min(actual + list(pred)), max(actual + list(pred))

@@ -690,6 +690,9 @@ def parse_args(argv):
     parser.add_argument("--ablation-replicates", type=int, default=0,
                         help="sweep candidates trained again with another seed, to measure how well one "
                              "run ranks a mixture (fit.json reproducibility)")
+    parser.add_argument("--ablation-seeds", type=int, default=1, metavar="K",
+                        help="common seeds per candidate; the regression fits each candidate's mean "
+                             "over its K runs (--ablations N trains N x K proxies)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runner", default=None)
     parser.add_argument("--force", action="store_true")
@@ -704,6 +707,10 @@ def parse_args(argv):
     if args.ablation_replicates < 0 or args.ablation_replicates == 1 or args.ablation_replicates > args.ablations:
         raise UsageError(f"--ablation-replicates must be 0 or between 2 and --ablations ({args.ablations}), "
                          f"got {args.ablation_replicates}")
+    if args.ablation_seeds < 1 or (args.ablation_seeds > 1 and args.ablation_replicates):
+        raise UsageError(f"--ablation-seeds must be >= 1, and above 1 it replaces --ablation-replicates "
+                         f"(its seeds are the replicates); got {args.ablation_seeds} and "
+                         f"{args.ablation_replicates}")
     if not 0 < args.source_cap <= 1 or args.max_epochs <= 0 or args.val_tokens < 0:
         raise UsageError("--source-cap must be in (0, 1], --max-epochs > 0, --val-tokens >= 0")
     if args.vocab_size < 259 or args.tokenizer_sample_mb <= 0 or args.shard_tokens <= 0:
@@ -952,6 +959,7 @@ def ablations(args) -> dict | None:
                             seed=args.seed, concentration=args.ablation_concentration,
                             max_epochs=args.max_epochs, verify_seeds=args.verify_seeds,
                             workers=args.ablation_workers, replicates=args.ablation_replicates,
+                            seeds_per_candidate=args.ablation_seeds,
                             log=lambda m: print(m, flush=True))
     except ablate.AblationError as exc:
         raise mcfg.MixError(str(exc)) from None

@@ -345,7 +345,10 @@ def ablations(run: Run, num: Numbers, images) -> str:
     fit = run.fit
     target = run.manifest["target_weights"]
     out = [_p(f"{fit['objective']}; lower is better.", "note"),
-           _facts([["proxy runs", num(f, ["n_runs"])], ["regression chosen", num(f, ["chosen"])],
+           _facts([["proxy runs", num(f, ["n_runs"])],
+                   *([["common seeds per candidate (the regression fits their mean)",
+                       num(f, ["seeds_per_candidate"])]] if fit.get("seeds_per_candidate", 1) > 1 else []),
+                   ["regression chosen", num(f, ["chosen"])],
                              ["its cross-validated Spearman", num(f, ["cv_spearman"], ".3f")],
                              *[[f"mixing law's cross-validated Spearman, {d} bits per byte",
                                 num(f, ["regressors", "mixing_law", "cv_spearman_per_domain", d], ".3f")]
@@ -376,7 +379,9 @@ def ablations(run: Run, num: Numbers, images) -> str:
             ["one run's noise on the objective (bpb)", num(f, ["reproducibility", "run_noise"], ".4f")],
             ["the objective's spread over the sweep (bpb)", num(f, ["reproducibility", "objective_spread"], ".4f")],
             ["the best correlation a regression can reach against single runs (about)",
-             num(f, ["reproducibility", "ceiling"], ".2f")]]))
+             num(f, ["reproducibility", "ceiling"], ".2f")],
+            *([["... and against each candidate's mean over its seeds (about)",
+                num(f, ["reproducibility", "ceiling_of_mean"], ".2f")]] if "ceiling_of_mean" in rp else [])]))
     runs = sorted(run.ablation_runs, key=lambda r: r["objective"])
     doms = list(target)
     out.append(_table(["run", *[f"w {d}" for d in doms], "objective"],

@@ -147,13 +147,17 @@ def mix(manifest: dict, folder: str) -> dict[str, str]:
 
 
 def ablations(runs: list[dict], fit: dict, target: dict, folder: str) -> dict[str, str]:
-    """Held-out predictions of the chosen regression against each run's objective, and the
-    default weights against the proposal with their verified objectives."""
+    """Held-out predictions of the chosen regression against each candidate's objective (the mean
+    over its seeds' runs, in candidate order as the predictions are; runs.csv is in finishing
+    order), and the default weights against the proposal with their verified objectives."""
     paths = {}
-    actual = np.array([r["objective"] for r in runs])
+    by_candidate: dict[str, list[float]] = {}
+    for r in runs:   # run_NNN, and run_NNN_sK for its other seeds
+        by_candidate.setdefault(r["run"].split("_s")[0], []).append(r["objective"])
+    actual = np.array([np.mean(by_candidate[k]) for k in sorted(by_candidate)])
     predicted = np.array(fit["cv_predictions"][fit["chosen"]])
     fig, ax = plt.subplots(figsize=(5, 4.2))
-    ax.scatter(actual, predicted, label=f"{len(runs)} proxy runs")
+    ax.scatter(actual, predicted, label=f"{len(actual)} candidates, {len(runs)} proxy runs")
     lo, hi = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
     ax.plot([lo, hi], [lo, hi], color="grey", linestyle="--", linewidth=1, label="predicted = actual")
     ax.set_xlabel("actual objective (bits per byte)")

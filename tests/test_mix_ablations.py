@@ -147,3 +147,51 @@ def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
     proposal = [r for r in verified if r["run"].startswith("verify_proposal_")]
     assert len(proposal) >= 3 and all(float(r[f"w_{d}"]) == pytest.approx(fit["proposed_weights"][d], abs=1e-5)
                                       for r in proposal[-3:] for d in doms)
+
+
+def test_seeds_per_candidate_bound_the_regression_against_each_candidates_mean():
+    # four candidates, two seeds each: the second seed shifts every run by 0.05 and adds +-0.02
+    truth = np.array([3.00, 3.03, 3.06, 3.09])
+    jitter = np.array([0.02, -0.02, 0.02, -0.02])
+    runs = np.stack([np.repeat(truth[:, None], 4, axis=1),
+                     np.repeat((truth + 0.05 + jitter)[:, None], 4, axis=1)], axis=1)   # [n, K, D]
+    rp = ablate._across_seeds(runs, DOMAINS, TARGET, seed=0, log=lambda m: None)
+    noise = np.std(jitter, ddof=1) / np.sqrt(2)
+    means = runs.mean(axis=1) @ TARGET
+    assert rp["runs"] == 4 and rp["seeds_per_candidate"] == 2 and rp["seed"] == 1
+    assert rp["run_noise"] == pytest.approx(noise) and rp["seed_shift"] == pytest.approx(0.05)
+    assert rp["mean_spread"] == pytest.approx(np.std(means, ddof=1))
+    assert rp["ceiling_of_mean"] == pytest.approx(np.sqrt(1 - noise ** 2 / 2 / np.std(means, ddof=1) ** 2))
+    assert rp["ceiling_of_mean"] > rp["ceiling"]      # the mean of two runs is less noisy than one
+
+
+def test_a_sweep_with_two_seeds_per_candidate_regresses_on_their_means(tmp_path):
+    tag = tmp_path / "tag"
+    write_tag_output(str(tag))
+    out = tmp_path / "mix"
+    cfg = write_config(str(tmp_path / "tiny.json"), eval_tokens=300, steps=4, eval_every=4, ckpt_every=4)
+    args = ["--input", str(tag), "--output", str(out), *FAST, "--tokens", "40000", "--val-tokens", "600",
+            "--anneal-tokens", "0", "--ablation-config", cfg, "--ablation-steps", "4", "--ablations", "4",
+            "--ablation-seeds", "2", "--verify-seeds", "2", "--ablation-workers", "1"]
+    assert mix_job.main(args) == 0
+    with open(out / "ablations" / "runs.csv") as f:
+        rows = {r["run"]: r for r in csv.DictReader(f)}
+    doms = list(json.load(open(out / "manifest.json"))["target_weights"])
+    assert set(rows) == {f"run_{i:03d}{s}" for i in range(4) for s in ("", "_s1")}
+    for i in range(4):   # the same mixture under seeds 0 and 1
+        first, second = rows[f"run_{i:03d}"], rows[f"run_{i:03d}_s1"]
+        assert (first["seed"], second["seed"]) == ("0", "1")
+        assert all(first[f"w_{d}"] == second[f"w_{d}"] for d in doms)
+    fit = json.load(open(out / "ablations" / "fit.json"))
+    assert fit["n_runs"] == 8 and fit["n_candidates"] == 4 and fit["seeds_per_candidate"] == 2
+    assert len(fit["cv_predictions"]["mixing_law"]) == 4
+    objective = lambda r: float(r["objective"])
+    means = [(objective(rows[f"run_{i:03d}"]) + objective(rows[f"run_{i:03d}_s1"])) / 2 for i in range(4)]
+    rp = fit["reproducibility"]
+    assert rp["runs"] == 4 and rp["mean_spread"] == pytest.approx(np.std(means, ddof=1), abs=1e-5)
+    assert not os.path.exists(out / "ablations" / "replicate.csv")
+    with open(out / "ablations" / "sweep.json") as f:
+        assert json.load(f)["seeds_per_candidate"] == 2
+    assert mix_job.main(args) == 0           # a rerun trains nothing again
+    with open(out / "ablations" / "runs.csv") as f:
+        assert {r["run"]: r["wall_s"] for r in csv.DictReader(f)} == {k: r["wall_s"] for k, r in rows.items()}

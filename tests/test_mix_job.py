@@ -323,6 +323,9 @@ def test_rerun_is_a_no_op_and_a_different_run_needs_force(mixed, tag, capsys):
     ("ok", ["--max-piece-tokens", "10"], "--max-piece-tokens must be 0 (whole documents) or at least 64, got 10"),
     ("ok", ["--ablations", "4", "--ablation-replicates", "5"],
      "--ablation-replicates must be 0 or between 2 and --ablations (4), got 5"),
+    ("ok", ["--ablations", "4", "--ablation-seeds", "2", "--ablation-replicates", "2"],
+     "above 1 it replaces --ablation-replicates (its seeds are the replicates); got 2 and 2"),
+    ("ok", ["--ablations", "4", "--ablation-seeds", "0"], "--ablation-seeds must be >= 1"),
 ])
 def test_bad_input_fails_clearly_before_any_work(tmp_path, setup, args, message):
     tag = tmp_path / "tag"
