@@ -112,7 +112,7 @@ test: $(INSTALLED) ## run the test suite (no network)
 
 bench: $(INSTALLED) ## throughput of the tag job and of the taggers alone on the sample corpus
 	@test -f data/sample/_SUCCESS || $(MAKE) --no-print-directory sample
-	$(PY) -m corpus.lid_eval --output data/lid_eval --cache data/cache
+	-$(PY) -m corpus.lid_eval --output data/lid_eval --cache data/cache
 	$(PY) -m taggers.bench --sample data/sample --lid-eval data/lid_eval
 	$(PY) -m pipeline.bench --input data/sample --output runs/bench
 	@test -f runs/bench/tag-kept/_SUCCESS || $(PY) -m pipeline.tag_job --input data/sample --output runs/bench/tag-kept

@@ -120,3 +120,18 @@ def test_evaluate_and_card_on_real_lid(tmp_path, capsys):
 def test_a_missing_evaluation_set_says_how_to_build_it(tmp_path, capsys):
     assert langid_eval.main(["--eval", str(tmp_path / "nothing")]) == 2
     assert "make lid-eval" in capsys.readouterr().err
+
+
+def test_the_packages_folders_become_pages_labelled_by_language(tmp_path):
+    guide = tmp_path / lid_eval.GUIDE_HTML
+    for folder, text in (("en", EN_PROSE), ("de", DE_PROSE), ("pt_BR", "Texto.")):
+        (guide / folder).mkdir(parents=True)
+        (guide / folder / "ch01.html").write_text(
+            f"<html><head><title>t</title></head><body><h1>Kapitel</h1><p>{text}</p></body></html>",
+            encoding="utf-8")
+        (guide / folder / "index.html").write_text("<p>index pages are navigation</p>")
+    pages = lid_eval.guide_pages(str(tmp_path))
+    assert [(p.source, p.lang, p.page, p.paragraphs) for p in pages] == [
+        ("installation_guide", "de", "de/ch01.html", [DE_PROSE]),
+        ("installation_guide", "en", "en/ch01.html", [EN_PROSE]),
+        ("installation_guide", "pt", "pt_BR/ch01.html", ["Texto."])]
