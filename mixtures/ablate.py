@@ -52,7 +52,9 @@ Several common seeds per candidate (`seeds_per_candidate`) go past that ceiling:
 fits each candidate's mean. With that proxy mix, 16 candidates x 2 seeds of 720 steps (32 proxies,
 median 116 s each): the mixing law's cross-validated Spearman on the objective 0.926 (0.90-0.935
 over five fold assignments; 0.44-0.80 fitted to either seed alone), and a proposal that beat the
-default on each of 3 paired seeds, by 0.044 +- 0.024 bpb.
+default on each of 3 paired seeds, by 0.044 +- 0.024 bpb. It did not replicate: with another draw
+(seed 1: mix, candidates and proxy seeds) 0.48, 0.48-0.80 over five fold assignments; its candidate
+means spread 0.082 bpb against 0.134, so its ceiling against them was 0.85.
 
 Resumable: runs.csv gets one line per finished run; candidates are a pure function of the seed,
 so a rerun skips finished runs, and the trainer resumes an interrupted run from its checkpoint."""
