@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 from corpus.fetch import FetchError, Fetcher
 from corpus.htmltext import html_blocks
-from corpus.sources import _lang_of_folder, _read_text
+from corpus.sources import _lang_of_folder, _read_text, _trigrams
 
 MIN_PARAGRAPH_CHARS = 200
 MAX_ENGLISH_WORD_SHARE = 0.05
@@ -77,7 +77,6 @@ SCRIPTS = {  # first word of the Unicode names of a language's letters
     "el": ("GREEK",), "ar": ("ARABIC",), "fa": ("ARABIC",),
     "zh": ("CJK",), "ja": ("CJK", "HIRAGANA", "KATAKANA"), "ko": ("HANGUL", "CJK"),
 }
-_WORD = re.compile(r"\w+")
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 
@@ -93,12 +92,6 @@ class Page:
 def collapse(paragraph: str) -> str:
     """Whitespace runs (newlines included) to one space, ends stripped."""
     return " ".join(paragraph.split())
-
-
-def trigrams(paragraph: str) -> set[tuple[str, ...]]:
-    """Lower-cased word 3-grams (the words themselves when fewer than three)."""
-    w = _WORD.findall(paragraph.lower())
-    return {tuple(w[i:i + 3]) for i in range(len(w) - 2)} if len(w) >= 3 else {tuple(w)}
 
 
 def english_word_share(paragraph: str) -> float:
@@ -135,7 +128,7 @@ def label(pages: list[Page]) -> tuple[list[dict], dict]:
     seen: dict[tuple[str, tuple], set[str]] = {}   # (source, 3-gram) -> languages using it
     for p in pages:
         for para in p.paragraphs:
-            for g in trigrams(para):
+            for g in _trigrams(para):
                 seen.setdefault((p.source, g), set()).add(p.lang)
     rows: list[dict] = []
     counts: dict[str, dict[str, dict[str, int]]] = {}
@@ -148,7 +141,7 @@ def label(pages: list[Page]) -> tuple[list[dict], dict]:
             if len(para) < MIN_PARAGRAPH_CHARS:
                 c["short"] += 1
                 continue
-            grams = trigrams(raw)
+            grams = _trigrams(raw)
             if p.lang == "en":
                 if english_word_share(para) < MAX_ENGLISH_WORD_SHARE:
                     c["not_prose"] += 1
