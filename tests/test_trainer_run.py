@@ -199,6 +199,61 @@ def test_non_finite_loss_skips_then_stops(tmp_path, mix, tiny):
                                                                         "max_nonfinite_steps": 2})
 
 
+def test_a_fused_optimiser_skips_a_non_finite_step_on_the_device_exactly():
+    import torch
+
+    from trainer.loop import optimizer_step
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(8, 4))
+    opt = torch.optim.AdamW([w], lr=0.1, weight_decay=0.1, fused=True)
+    w.grad = torch.randn(8, 4)
+    optimizer_step(opt, torch.tensor(True))
+    before = (w.detach().clone(), {k: v.clone() for k, v in opt.state[w].items()})
+    w.grad = torch.randn(8, 4)
+    optimizer_step(opt, torch.tensor(False))
+    assert torch.equal(w, before[0])                      # no update, no weight decay
+    assert all(torch.equal(opt.state[w][k], v) for k, v in before[1].items())   # moments, step count
+    assert not hasattr(opt, "found_inf")
+    optimizer_step(opt, torch.tensor(True))
+    assert not torch.equal(w, before[0]) and int(opt.state[w]["step"]) == 2
+
+
+def test_deferred_bookkeeping_of_a_fused_optimiser_writes_what_immediate_bookkeeping_writes(
+        tmp_path, mix, tiny, monkeypatch):
+    """On a GPU the optimiser is fused and the host reads each step's loss one step late; forced
+    here on CPU, the metrics (losses, skipped steps, evaluations) and the non-finite stop match
+    the immediate path's up to the two AdamW implementations' rounding."""
+    import torch
+
+    from trainer import loop
+    over = {"fault_nan_steps": [3, 4], "max_nonfinite_steps": 2, "eval_every": 5, "ckpt_every": 4}
+    train_proxy(mix, str(tmp_path / "immediate"), tiny, steps=10, overrides=over)
+    plain = loop.build_optimizer
+    monkeypatch.setattr(loop, "build_optimizer", lambda model, cfg, dev: torch.optim.AdamW(
+        [{"params": g["params"], "weight_decay": g["weight_decay"]} for g in plain(model, cfg, dev).param_groups],
+        lr=cfg["lr"], betas=tuple(cfg["betas"]), eps=cfg["adam_eps"], fused=True))
+    written_before_step = []                              # metrics lines when each update is queued
+    step = loop.optimizer_step
+    monkeypatch.setattr(loop, "optimizer_step", lambda opt, ok: (written_before_step.append(
+        len(read_metrics(str(tmp_path / "deferred")))), step(opt, ok)))
+    train_proxy(mix, str(tmp_path / "deferred"), tiny, steps=10, overrides=over)
+    # step 2 is queued before step 1's line is written (immediate: 0, 1, 2, 3, ...); a checkpoint
+    # (4) or an evaluation (5: its step line and its eval line) waits for its own step
+    assert written_before_step[:6] == [0, 0, 1, 2, 4, 6]
+    a, b = read_metrics(str(tmp_path / "immediate")), read_metrics(str(tmp_path / "deferred"))
+    assert [(m.get("eval"), m["step"]) for m in a] == [(m.get("eval"), m["step"]) for m in b]
+    for x, y in zip(a, b):
+        if "eval" in x:
+            assert y["objective"] == pytest.approx(x["objective"], abs=1e-4)
+        else:
+            assert (x["loss"] is None) == (y["loss"] is None) and x["tokens"] == y["tokens"]
+            if x["loss"] is not None:
+                assert y["loss"] == pytest.approx(x["loss"], abs=1e-4)
+    assert [m["loss"] is None for m in b if "eval" not in m] == [False, False, True, True] + [False] * 6
+    with pytest.raises(TrainingError, match="non-finite"):
+        train_proxy(mix, str(tmp_path / "stop"), tiny, steps=10, overrides={**over, "fault_nan_steps": [2, 3, 4]})
+
+
 def test_moe_and_document_masking_train(tmp_path, mix, tiny):
     res = train_proxy(mix, str(tmp_path / "moe"), tiny, steps=4, overrides={"moe_experts": 3, "moe_top_k": 2,
                                                                               "doc_mask": True})

@@ -10,6 +10,9 @@
    ../shared/bench/gpu_llama_ref.py there, git-ignored) as `python REF d512-L8-T1024` and reads its
    tokens/s.
 3. Prints both, the ratio (target >= 0.95) and the card, one JSON line at the end.
+4. With --profile FILE: times bare training steps (random batch on the GPU, no loader and no
+   bookkeeping) of our model and of the reference's, and writes the kernels each spends its GPU time
+   in (torch.profiler) to FILE: where a gap comes from, when there is one.
 
 Needs torch and numpy only. `--device cpu --tiny` is a CPU smoke test of the same path (a tiny
 model; the reference, which needs CUDA, is skipped).
@@ -28,6 +31,10 @@ import numpy as np
 import torch
 
 from .config import resolve
+
+
+TINY = {"vocab_size": 512, "d_model": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "ffn_dim": 192,
+        "seq_len": 128, "batch_size": 4}     # --tiny: the CPU smoke test's model
 
 
 def write_synthetic_mix(root: str, vocab: int, tokens: int, seed: int = 0) -> None:
@@ -56,8 +63,7 @@ def run_ours(device: str, tiny: bool, warmup: int, steps: int, config: str) -> d
                  "eval_tokens": 4096, "eval_every": 10 ** 9, "ckpt_every": 10 ** 9, "keep_checkpoints": 1,
                  "log_every": 1}
     if tiny:
-        overrides.update(vocab_size=512, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=192,
-                         seq_len=128, batch_size=4, eval_tokens=1024)
+        overrides.update(TINY, eval_tokens=1024)
     vocab = overrides.get("vocab_size", cfg["vocab_size"])
     seq, batch = overrides.get("seq_len", cfg["seq_len"]), overrides.get("batch_size", cfg["batch_size"])
     total = warmup + steps
@@ -95,6 +101,82 @@ def run_reference(ref: str, name: str) -> dict | None:
     return None
 
 
+def _bare_steps(name, fwd_backward, B, T, V, dev, steps, out) -> float:
+    """Seconds per bare training step (synchronised before and after `steps` steps), and the
+    profiler's table of 5 more steps appended to `out` (kernels by GPU time on CUDA)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    x, y = torch.randint(0, V, (B, T), device=dev), torch.randint(0, V, (B, T), device=dev)
+    for _ in range(5):
+        fwd_backward(x, y)
+    sync()
+    t = time.perf_counter()
+    for _ in range(steps):
+        fwd_backward(x, y)
+    sync()
+    per_step = (time.perf_counter() - t) / steps
+    cuda = dev.type == "cuda"
+    with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as prof:
+        for _ in range(5):
+            fwd_backward(x, y)
+        sync()
+    with open(out, "a") as f:
+        f.write(f"=== {name}: {per_step * 1e3:.2f} ms per bare step, {B * T / per_step:,.0f} tok/s ===\n")
+        f.write(prof.key_averages().table(sort_by="self_cuda_time_total" if cuda else "self_cpu_time_total",
+                                          row_limit=40) + "\n")
+    return per_step
+
+
+def profile_both(config: str, ref: str, out: str, device: str = "cuda", overrides: dict | None = None,
+                 steps: int = 20) -> dict:
+    """Bare steps of our model (our forward_backward, clipping, optimizer_step) and of the
+    reference's model and step, each compiled, same shape."""
+    import importlib.util
+
+    from .loop import build_optimizer, forward_backward, model_config, optimizer_step
+    from .model import GPT
+    cfg = resolve(config, seq_stages=[], **(overrides or {}))
+    B, T, V = cfg["batch_size"], cfg["seq_len"], cfg["vocab_size"]
+    dev = torch.device(device)
+    amp = torch.bfloat16 if dev.type == "cuda" else None
+    torch.manual_seed(0)
+    model = GPT(model_config(cfg)).to(dev)
+    opt = build_optimizer(model, cfg, dev)
+    fwd = torch.compile(model)
+
+    def ours(x, y):
+        loss = forward_backward(fwd, x, y, 1, amp)
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+        optimizer_step(opt, torch.isfinite(loss) & torch.isfinite(gnorm))
+        opt.zero_grad(set_to_none=True)
+
+    res = {"ours_bare_ms": round(_bare_steps("ours", ours, B, T, V, dev, steps, out) * 1e3, 2)}
+    del model, opt, fwd
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+    if os.path.isfile(ref):
+        spec = importlib.util.spec_from_file_location("gpu_llama_ref", ref)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        m = mod.LM(V, cfg["d_model"], cfg["n_layers"], cfg["n_heads"], cfg["n_kv_heads"], cfg["ffn_dim"]).to(dev)
+        ropt = torch.optim.AdamW(m.parameters(), lr=3e-4, fused=dev.type == "cuda")
+        f = torch.compile(m)
+
+        def theirs(x, y):
+            with torch.autocast(dev.type, torch.bfloat16, enabled=amp is not None):
+                loss = f(x, y)
+            loss.backward()
+            ropt.step()
+            ropt.zero_grad(set_to_none=True)
+
+        res["ref_bare_ms"] = round(_bare_steps("reference", theirs, B, T, V, dev, steps, out) * 1e3, 2)
+    return res
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m trainer.gpu_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
@@ -104,6 +186,7 @@ def main(argv=None) -> int:
     p.add_argument("--ref-name", default="d512-L8-T1024")
     p.add_argument("--warmup", type=int, default=10, help="steps left out of the timing (compile, autotune)")
     p.add_argument("--steps", type=int, default=30, help="timed steps (the reference times 30)")
+    p.add_argument("--profile", metavar="FILE", help="also time and profile bare steps of both models (CUDA)")
     a = p.parse_args(argv)
     card = torch.cuda.get_device_name(0) if a.device == "cuda" else "cpu"
     print(f"torch {torch.__version__}, {card}", flush=True)
@@ -115,6 +198,8 @@ def main(argv=None) -> int:
     result = {"card": card, "torch": torch.__version__, "ours_tok_s": ours["tok_s"],
               "ref_tok_s": ref["tok_s"] if ref else None,
               "ratio": round(ours["tok_s"] / ref["tok_s"], 3) if ref else None, "target": 0.95}
+    if a.profile:
+        result.update(profile_both(a.config, a.ref, a.profile, a.device, TINY if a.tiny else None))
     print(json.dumps(result), flush=True)
     return 0
 

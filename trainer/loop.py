@@ -380,6 +380,38 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
         if world > 1:
             dist.barrier()
 
+    # A fused optimiser skips a non-finite step on the device (optimizer_step), so on a GPU the host
+    # reads a step's loss only after the next step is queued, and the GPU never waits for Python.
+    defer = bool(opt.defaults.get("fused"))
+    pending = None
+    synced = {"at": 0.0}
+
+    def finish(rec: dict, nonfinite: int) -> int:
+        """A finished step's bookkeeping (reads its loss: a host sync): metrics line, the
+        non-finite count and its limit, progress bar and log line; returns the new count."""
+        loss_v, ok = float(rec["loss"]), bool(rec["ok"])
+        now = time.perf_counter()
+        dt = now - max(rec["t0"], synced["at"])       # the time between two finished steps
+        synced["at"] = now
+        s1, T, B, phase = rec["step"], rec["seq_len"], rec["batch"], rec["phase"]
+        write({"step": s1, "tokens": rec["tokens"], "loss": loss_v if ok else None, "lr": rec["lr"],
+               "seq_len": T, "phase": phase, "tok_per_s": round(B * T / dt, 1)})
+        if not ok:
+            nonfinite += 1
+            _log(f"step {s1}: non-finite loss ({loss_v}); update skipped "
+                 f"({nonfinite}/{cfg['max_nonfinite_steps']} allowed)", rank)
+            if nonfinite > cfg["max_nonfinite_steps"]:
+                raise TrainingError(
+                    f"stopping: {nonfinite} steps had a non-finite loss or gradient (limit "
+                    f"max_nonfinite_steps={cfg['max_nonfinite_steps']}); lower lr, check the data, "
+                    f"or resume from an earlier checkpoint")
+        bar.step(loss_v, B * T / dt, phase)
+        if progress and (s1 % cfg["log_every"] == 0 or s1 == cfg["steps"]):
+            _log(f"step {s1:>6}/{cfg['steps']} | loss {loss_v:.4f} | lr {rec['lr']:.2e} | seq {T} x {B} | "
+                 f"{B * T / dt:,.0f} tok/s | {phase} | "
+                 + _eta(now - run_t0, s1 - run_step0, cfg["steps"] - s1), rank)
+        return nonfinite
+
     final = None
     bar = None
     fault = set(int(s) for s in cfg["fault_nan_steps"])
@@ -409,31 +441,19 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
                 packed = torch.stack([loss.float(), (~ok).float()])
                 dist.all_reduce(packed)
                 loss, ok = packed[0] / world, packed[1] == 0
-            ok = bool(ok)
-            if ok:
-                opt.step()
+            optimizer_step(opt, ok)
             opt.zero_grad(set_to_none=True)
             sched.step = s + 1
             tokens += B * T
-            dt = time.perf_counter() - t0
-            loss_v = float(loss)
-            write({"step": s + 1, "tokens": tokens, "loss": loss_v if ok else None, "lr": lr, "seq_len": T,
-                   "phase": phase, "tok_per_s": round(B * T / dt, 1)})
-            if not ok:
-                nonfinite += 1
-                _log(f"step {s + 1}: non-finite loss ({loss_v}); update skipped "
-                     f"({nonfinite}/{cfg['max_nonfinite_steps']} allowed)", rank)
-                if nonfinite > cfg["max_nonfinite_steps"]:
-                    raise TrainingError(
-                        f"stopping: {nonfinite} steps had a non-finite loss or gradient (limit "
-                        f"max_nonfinite_steps={cfg['max_nonfinite_steps']}); lower lr, check the data, "
-                        f"or resume from an earlier checkpoint")
-            bar.step(loss_v, B * T / dt, phase)
-            if progress and ((s + 1) % cfg["log_every"] == 0 or s + 1 == cfg["steps"]):
-                _log(f"step {s + 1:>6}/{cfg['steps']} | loss {loss_v:.4f} | lr {lr:.2e} | seq {T} x {B} | "
-                     f"{B * T / dt:,.0f} tok/s | {phase} | "
-                     + _eta(time.perf_counter() - run_t0, s + 1 - run_step0, cfg["steps"] - s - 1), rank)
+            if pending is not None:                  # the step before: done by now, or nearly
+                nonfinite = finish(pending, nonfinite)
+            pending = {"step": s + 1, "tokens": tokens, "lr": lr, "seq_len": T, "batch": B,
+                       "phase": phase, "loss": loss, "ok": ok, "t0": t0}
             last = s + 1 == cfg["steps"]
+            boundary = last or (s + 1) % cfg["eval_every"] == 0 or (s + 1) % cfg["ckpt_every"] == 0
+            if boundary or stop["sigterm"] or not defer:
+                nonfinite = finish(pending, nonfinite)
+                pending = None
             if last or (s + 1) % cfg["eval_every"] == 0:
                 line = do_eval(s + 1)
                 if last:
@@ -472,6 +492,20 @@ def forward_backward(fwd, x, y, accum: int, amp, moe_aux_coef: float = 0.0, ddp:
             (total / accum).backward()
         loss_sum += ce.detach()
     return loss_sum / accum
+
+
+def optimizer_step(opt: torch.optim.Optimizer, ok: torch.Tensor) -> None:
+    """Step unless `ok` (a bool tensor) is False. A fused AdamW takes the decision on the device
+    (its `found_inf` input, as GradScaler uses it: parameters, moments and step counts stay as they
+    were), so no host sync; any other optimiser reads `ok` on the host first."""
+    if opt.defaults.get("fused"):
+        opt.found_inf = (~ok).float()
+        try:
+            opt.step()
+        finally:
+            del opt.found_inf
+    elif bool(ok):
+        opt.step()
 
 
 class _null:
