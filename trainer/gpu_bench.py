@@ -14,6 +14,7 @@
    bookkeeping) of our model and of the reference's, and writes the kernels each spends its GPU time
    in (torch.profiler) to FILE: where a gap comes from, when there is one.
 
+Measured on an H200 (README, Measuring): ours 1.05-1.065x the reference's tokens/s.
 Needs torch and numpy only. `--device cpu --tiny` is a CPU smoke test of the same path (a tiny
 model; the reference, which needs CUDA, is skipped).
 """
@@ -134,7 +135,7 @@ def _bare_steps(name, fwd_backward, B, T, V, dev, steps, out) -> float:
 def profile_both(config: str, ref: str, out: str, device: str = "cuda", overrides: dict | None = None,
                  steps: int = 20) -> dict:
     """Bare steps of our model (our forward_backward, clipping, optimizer_step) and of the
-    reference's model and step, each compiled, same shape."""
+    reference's model and step, each compiled (on CUDA), same shape."""
     import importlib.util
 
     from .loop import build_optimizer, forward_backward, model_config, optimizer_step
@@ -146,7 +147,8 @@ def profile_both(config: str, ref: str, out: str, device: str = "cuda", override
     torch.manual_seed(0)
     model = GPT(model_config(cfg)).to(dev)
     opt = build_optimizer(model, cfg, dev)
-    fwd = torch.compile(model)
+    compiled = torch.compile if dev.type == "cuda" else (lambda m: m)    # CPU: a quick smoke test
+    fwd = compiled(model)
 
     def ours(x, y):
         loss = forward_backward(fwd, x, y, 1, amp)
@@ -164,7 +166,7 @@ def profile_both(config: str, ref: str, out: str, device: str = "cuda", override
         spec.loader.exec_module(mod)
         m = mod.LM(V, cfg["d_model"], cfg["n_layers"], cfg["n_heads"], cfg["n_kv_heads"], cfg["ffn_dim"]).to(dev)
         ropt = torch.optim.AdamW(m.parameters(), lr=3e-4, fused=dev.type == "cuda")
-        f = torch.compile(m)
+        f = compiled(m)
 
         def theirs(x, y):
             with torch.autocast(dev.type, torch.bfloat16, enabled=amp is not None):
