@@ -686,6 +686,9 @@ def parse_args(argv):
     parser.add_argument("--ablation-steps", type=int, default=None, help="steps per proxy (config's)")
     parser.add_argument("--ablation-workers", type=int, default=2, help="single-thread proxies side by side")
     parser.add_argument("--ablation-concentration", type=float, default=4.0)
+    parser.add_argument("--ablation-design", choices=["maximin", "random"], default="maximin",
+                        help="how candidates are drawn from the Dirichlet: a space-filling set kept far "
+                             "apart (maximin), or independent draws (random: sweeps before this option)")
     parser.add_argument("--verify-seeds", type=int, default=3)
     parser.add_argument("--ablation-replicates", type=int, default=0,
                         help="sweep candidates trained again with another seed, to measure how well one "
@@ -959,7 +962,7 @@ def ablations(args) -> dict | None:
                             seed=args.seed, concentration=args.ablation_concentration,
                             max_epochs=args.max_epochs, verify_seeds=args.verify_seeds,
                             workers=args.ablation_workers, replicates=args.ablation_replicates,
-                            seeds_per_candidate=args.ablation_seeds,
+                            seeds_per_candidate=args.ablation_seeds, design=args.ablation_design,
                             log=lambda m: print(m, flush=True))
     except ablate.AblationError as exc:
         raise mcfg.MixError(str(exc)) from None

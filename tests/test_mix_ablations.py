@@ -47,6 +47,30 @@ def test_candidates_respect_the_repetition_cap():
     assert (ablate.candidates(TARGET, 50, 20.0, caps, seed=3)[0] == W).all()
 
 
+def test_maximin_candidates_are_dirichlet_draws_kept_far_apart():
+    caps = np.ones(4)
+    W, rejected = ablate.candidates(TARGET, 16, 4.0, caps, seed=1)
+    assert W.shape == (16, 4) and np.allclose(W.sum(1), 1) and (W >= 0).all() and rejected == 0
+    assert (ablate.candidates(TARGET, 16, 4.0, caps, seed=1)[0] == W).all()          # a pure function
+
+    def closest_pair(X):
+        d = np.linalg.norm(X[:, None] - X[None], axis=-1)
+        return d[np.triu_indices(len(X), 1)].min()
+    # farther apart than independent draws of the same Dirichlet, over several seeds
+    gaps = [(closest_pair(ablate.candidates(TARGET, 16, 4.0, caps, seed=s)[0]),
+             closest_pair(ablate.candidates(TARGET, 16, 4.0, caps, seed=s, design="random")[0])) for s in range(5)]
+    assert all(m > r for m, r in gaps)
+    assert np.linalg.norm(W[0] - TARGET) < 0.15                  # the first one sits near the target
+    # the greedy choice itself, on points with a known answer: the middle, then the two ends
+    line = np.array([[0.0, 1.0], [0.5, 0.5], [0.45, 0.55], [1.0, 0.0], [0.9, 0.1]])
+    assert ablate.spread_out(line, 3, np.array([0.5, 0.5])).tolist() == [[0.5, 0.5], [0.0, 1.0], [1.0, 0.0]]
+    with pytest.raises(ablate.AblationError, match="unknown candidate design"):
+        ablate.candidates(TARGET, 4, 4.0, caps, seed=0, design="sobol")
+    caps = np.array([1.0, 1.0, 1.0, 0.05])
+    W, rejected = ablate.candidates(TARGET, 16, 4.0, caps, seed=2)
+    assert (W[:, 3] <= 0.05).all() and rejected > 0
+
+
 def test_verdict_judges_the_gain_by_its_spread_over_paired_seeds():
     # the demo sweep's verification: the seed moves both arms alike, the gain is the same sign on each seed
     proposal, default = [3.033027, 3.062865, 3.057819], [3.041950, 3.076825, 3.074178]
@@ -92,7 +116,7 @@ def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
                          "--val-tokens", "600", "--anneal-tokens", "0"]) == 0
     cfg = write_config(str(tmp_path / "tiny.json"), eval_tokens=300, steps=6, eval_every=6, ckpt_every=6)
     args = ["--input", str(tag), "--output", str(out), *FAST, "--tokens", "40000", "--val-tokens", "600",
-            "--anneal-tokens", "0", "--ablation-config", cfg, "--ablation-steps", "6"]
+            "--anneal-tokens", "0", "--ablation-config", cfg, "--ablation-steps", "6", "--ablation-design", "random"]
     assert mix_job.main(args + ["--ablations", "4"]) == 0
     with open(out / "ablations" / "runs.csv") as f:
         rows = list(csv.DictReader(f))
@@ -191,7 +215,14 @@ def test_a_sweep_with_two_seeds_per_candidate_regresses_on_their_means(tmp_path)
     assert rp["runs"] == 4 and rp["mean_spread"] == pytest.approx(np.std(means, ddof=1), abs=1e-5)
     assert not os.path.exists(out / "ablations" / "replicate.csv")
     with open(out / "ablations" / "sweep.json") as f:
-        assert json.load(f)["seeds_per_candidate"] == 2
+        settings = json.load(f)
+    assert settings["seeds_per_candidate"] == 2 and (settings["design"], settings["candidates"]) == ("maximin", 4)
+    assert fit["sweep"]["design"] == "maximin"
     assert mix_job.main(args) == 0           # a rerun trains nothing again
     with open(out / "ablations" / "runs.csv") as f:
         assert {r["run"]: r["wall_s"] for r in csv.DictReader(f)} == {k: r["wall_s"] for k, r in rows.items()}
+    # a maximin set is chosen for its size: 5 candidates are not 4 plus one, so that is another sweep
+    five = list(args)
+    five[five.index("--ablations") + 1] = "5"
+    with pytest.raises(mix_job.mcfg.MixError, match="number of maximin candidates"):
+        mix_job.run(five)
