@@ -348,6 +348,8 @@ def ablations(run: Run, num: Numbers, images) -> str:
            _facts([["proxy runs", num(f, ["n_runs"])],
                    *([["common seeds per candidate (the regression fits their mean)",
                        num(f, ["seeds_per_candidate"])]] if fit.get("seeds_per_candidate", 1) > 1 else []),
+                   *([["candidate design (Dirichlet draws)", num(f, ["sweep", "design"])]]
+                     if "design" in fit.get("sweep", {}) else []),
                    ["regression chosen", num(f, ["chosen"])],
                              ["its cross-validated Spearman", num(f, ["cv_spearman"], ".3f")],
                              *[[f"mixing law's cross-validated Spearman, {d} bits per byte",
