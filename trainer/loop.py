@@ -4,10 +4,11 @@ Per step: pick the phase, LR, context length and batch from the schedule; take t
 from the train loader (the anneal loader in the anneal phase); each DDP rank takes its slice and
 splits it into `grad_accum` micro-batches; bf16 autocast on GPU (on CPU too with `cpu_bf16`); clip
 gradients; skip the update when the loss or gradient norm is not finite (up to
-`max_nonfinite_steps`, then stop); AdamW (fused
-on CUDA). Then: a train line in metrics.jsonl, an evaluation every `eval_every` steps and at the
-end, a checkpoint every `ckpt_every` steps, at the end, and after the step in flight when SIGTERM
-arrives (then exit 0). Running the same command again resumes from the newest checkpoint.
+`max_nonfinite_steps`, then stop); AdamW (fused on CUDA, where the skip is decided on the device
+and the host does a step's bookkeeping once the next step is queued, so the GPU never waits for
+it: 3-4 % more tokens/s on an H200). Then: a train line in metrics.jsonl, an evaluation every
+`eval_every` steps and at the end, a checkpoint every `ckpt_every` steps, at the end, and after
+the step in flight when SIGTERM arrives (then exit 0). Running the same command again resumes from the newest checkpoint.
 
 `init_from` (a checkpoint file, or a run folder: its newest checkpoint) starts a new run from
 another run's model weights only (loaded with weights_only=True; a fresh optimiser and schedule)
