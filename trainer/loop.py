@@ -8,7 +8,8 @@ gradients; skip the update when the loss or gradient norm is not finite (up to
 and the host does a step's bookkeeping once the next step is queued, so the GPU never waits for
 it: 3-4 % more tokens/s on an H200). Then: a train line in metrics.jsonl, an evaluation every
 `eval_every` steps and at the end, a checkpoint every `ckpt_every` steps, at the end, and after
-the step in flight when SIGTERM arrives (then exit 0). Running the same command again resumes from the newest checkpoint.
+the step in flight when SIGTERM arrives (then exit 0). Running the same command again resumes from
+the newest checkpoint.
 
 `init_from` (a checkpoint file, or a run folder: its newest checkpoint) starts a new run from
 another run's model weights only (loaded with weights_only=True; a fresh optimiser and schedule)
