@@ -56,6 +56,13 @@ default on each of 3 paired seeds, by 0.044 +- 0.024 bpb. It did not replicate: 
 (seed 1: mix, candidates and proxy seeds) 0.48, 0.48-0.80 over five fold assignments; its candidate
 means spread 0.082 bpb against 0.134, so its ceiling against them was 0.85.
 
+Candidate design (`candidates`): a maximin set by default, since those two draws. The same recipe
+with maximin candidates: seed 0 0.826 (0.765-0.900 over five fold assignments; ceiling 0.92),
+seed 1 0.747 (0.715-0.756; ceiling 0.94). It lifts the bad draw and lowers the good one (means
+0.70 -> 0.79 over two draws each); 0.9 is not yet reliable. On seed 1 the ceiling is there and
+the regression is not: the spread comes from candidates far from the target, which
+cross-validation makes the law extrapolate to.
+
 Resumable: runs.csv gets one line per finished run; candidates are a pure function of the seed,
 so a rerun skips finished runs, and the trainer resumes an interrupted run from its checkpoint."""
 from __future__ import annotations
