@@ -49,15 +49,15 @@ def test_candidates_respect_the_repetition_cap():
 
 def test_maximin_candidates_are_dirichlet_draws_kept_far_apart():
     caps = np.ones(4)
-    W, rejected = ablate.candidates(TARGET, 16, 4.0, caps, seed=1)
+    W, rejected = ablate.candidates(TARGET, 16, 4.0, caps, seed=1, design="maximin")
     assert W.shape == (16, 4) and np.allclose(W.sum(1), 1) and (W >= 0).all() and rejected == 0
-    assert (ablate.candidates(TARGET, 16, 4.0, caps, seed=1)[0] == W).all()          # a pure function
+    assert (ablate.candidates(TARGET, 16, 4.0, caps, seed=1, design="maximin")[0] == W).all()   # pure
 
     def closest_pair(X):
         d = np.linalg.norm(X[:, None] - X[None], axis=-1)
         return d[np.triu_indices(len(X), 1)].min()
     # farther apart than independent draws of the same Dirichlet, over several seeds
-    gaps = [(closest_pair(ablate.candidates(TARGET, 16, 4.0, caps, seed=s)[0]),
+    gaps = [(closest_pair(ablate.candidates(TARGET, 16, 4.0, caps, seed=s, design="maximin")[0]),
              closest_pair(ablate.candidates(TARGET, 16, 4.0, caps, seed=s, design="random")[0])) for s in range(5)]
     assert all(m > r for m, r in gaps)
     assert np.linalg.norm(W[0] - TARGET) < 0.15                  # the first one sits near the target
@@ -67,7 +67,7 @@ def test_maximin_candidates_are_dirichlet_draws_kept_far_apart():
     with pytest.raises(ablate.AblationError, match="unknown candidate design"):
         ablate.candidates(TARGET, 4, 4.0, caps, seed=0, design="sobol")
     caps = np.array([1.0, 1.0, 1.0, 0.05])
-    W, rejected = ablate.candidates(TARGET, 16, 4.0, caps, seed=2)
+    W, rejected = ablate.candidates(TARGET, 16, 4.0, caps, seed=2, design="maximin")
     assert (W[:, 3] <= 0.05).all() and rejected > 0
 
 
@@ -118,6 +118,8 @@ def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
     args = ["--input", str(tag), "--output", str(out), *FAST, "--tokens", "40000", "--val-tokens", "600",
             "--anneal-tokens", "0", "--ablation-config", cfg, "--ablation-steps", "6", "--ablation-design", "random"]
     assert mix_job.main(args + ["--ablations", "4"]) == 0
+    # random draws write no design into sweep.json: sweeps from before the option still resume
+    assert "design" not in json.load(open(out / "ablations" / "sweep.json"))
     with open(out / "ablations" / "runs.csv") as f:
         rows = list(csv.DictReader(f))
     target = json.load(open(out / "manifest.json"))["target_weights"]
@@ -196,7 +198,7 @@ def test_a_sweep_with_two_seeds_per_candidate_regresses_on_their_means(tmp_path)
     cfg = write_config(str(tmp_path / "tiny.json"), eval_tokens=300, steps=4, eval_every=4, ckpt_every=4)
     args = ["--input", str(tag), "--output", str(out), *FAST, "--tokens", "40000", "--val-tokens", "600",
             "--anneal-tokens", "0", "--ablation-config", cfg, "--ablation-steps", "4", "--ablations", "4",
-            "--ablation-seeds", "2", "--verify-seeds", "2", "--ablation-workers", "1"]
+            "--ablation-seeds", "2", "--verify-seeds", "2", "--ablation-workers", "1", "--ablation-design", "maximin"]
     assert mix_job.main(args) == 0
     with open(out / "ablations" / "runs.csv") as f:
         rows = {r["run"]: r for r in csv.DictReader(f)}
