@@ -171,7 +171,7 @@ class OurDedup:
             signed = np.flatnonzero(counts)
             keys = band_hashes(sig[signed], c.bands, c.rows)
             nodes = [self.ids[k] for k in signed.tolist() for _ in range(c.bands)]
-            self._near[key] = sorted({e for _, e in _star_links((keys.ravel(), nodes, []))})
+            self._near[key] = sorted({e for _, e in _star_links((keys.tobytes(), nodes, []))})
         return self._near[key]
 
     def jaccards(self, c: DedupConfig, edges) -> list[float]:

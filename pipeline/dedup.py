@@ -73,6 +73,8 @@ _QKEY_WIDTH = 14  # len(f"{x:.12f}") for x in [0, 1]
 LINE_SHARDS = 64
 # Bucket entries and shingle sets travel in DedupConfig.shards shards, one list per shard and
 # batch, so Beam moves a few thousand elements instead of one per (document, band) or document.
+# Every numpy array crosses a shuffle as its raw bytes (`_u64`/`_u32` read them back): Beam's
+# default coder pickles an array, about 30 us a round trip, and copies bytes in about 4.
 _KINDS = {98: "near", 120: "exact", 117: "url"}
 
 
@@ -225,13 +227,14 @@ def distinct_per_text(hashes: np.ndarray, owner: np.ndarray) -> np.ndarray:
 
 
 def line_shards(texts: list[str]):
-    """(shard, line hashes) for a batch of texts: each text's distinct lines once, one element per
-    hash shard (hash mod LINE_SHARDS), for counting the documents that hold each line."""
+    """(shard, line hashes as uint64 bytes) for a batch of texts: each text's distinct lines once,
+    one element per hash shard (hash mod LINE_SHARDS), for counting the documents that hold each
+    line."""
     hashes, _, owner = batch_lines(texts)
     hs = distinct_per_text(hashes, owner)
     shard = hs % np.uint64(LINE_SHARDS)
     for s in np.unique(shard):
-        yield int(s), hs[shard == s]
+        yield int(s), hs[shard == s].tobytes()
 
 
 def unrepeated_text(text: str, repeated: np.ndarray, hashes: np.ndarray | None = None) -> str:
@@ -293,7 +296,7 @@ def repeated_line_table(texts: list[str], min_docs: int) -> np.ndarray:
     for lo in range(0, len(texts), 256):
         hashes, _, owner = batch_lines(texts[lo:lo + 256])
         per_batch.append(distinct_per_text(hashes, owner))
-    return _repeated_lines((0, per_batch), min_docs)
+    return _u64(_repeated_lines((0, per_batch), min_docs))
 
 
 _WORD = re.compile(r"\w+")
@@ -389,15 +392,25 @@ def _add_band_entries(entries: dict, keys: np.ndarray, nodes: list[str], shards:
 def _emit_records(entries: dict):
     for shard, (arrays, nodes, pairs) in entries.items():
         keys = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint64)
-        yield (shard, (keys, nodes, pairs))
+        yield (shard, (keys.tobytes(), nodes, pairs))
+
+
+def _u64(data) -> np.ndarray:
+    """The uint64 array whose raw bytes crossed a shuffle (an array passes through unchanged)."""
+    return np.frombuffer(data, dtype=np.uint64)
+
+
+def _u32(data) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.uint32)
 
 
 class BucketEntries(beam.DoFn):
-    """A batch of rows -> (shard, (band keys uint64, their nodes, [(exact/url key, node)])) holding
-    every band entry (unless `bands` is False: then NearEntries emits them), the exact text's and
-    the URL's; on output `lines`, (shard, array of line hashes) holding each document's distinct
-    lines once, one element per shard and batch; when checking, (node, shingle set) on output
-    `sets` ((set_shard(node), [(node, set)]) per shard and batch)."""
+    """A batch of rows -> (shard, (band keys as uint64 bytes, their nodes, [(exact/url key, node)]))
+    holding every band entry (unless `bands` is False: then NearEntries emits them), the exact
+    text's and the URL's; on output `lines`, (shard, line hashes as uint64 bytes) holding each
+    document's distinct lines once, one element per shard and batch; when checking, the shingle
+    sets on output `sets`: (set_shard(node), (nodes, set sizes as int64 bytes, the sets
+    concatenated as uint32 bytes)) per shard and batch."""
 
     def __init__(self, config: DedupConfig, bands: bool = True):
         self.c = config
@@ -420,11 +433,15 @@ class BucketEntries(beam.DoFn):
         if len(signed):
             _add_band_entries(entries, band_hashes(sig[signed], c.bands, c.rows), nodes, c.shards)
         if c.exact_jaccard_check:
-            by_shard: dict[int, list] = {}
+            by_shard: dict[int, tuple[list, list]] = {}
             for i, node in zip(signed.tolist(), nodes):
-                by_shard.setdefault(set_shard(node, c.shards), []).append((node, sets[i]))
-            for shard, pairs in by_shard.items():
-                yield beam.pvalue.TaggedOutput("sets", (shard, pairs))
+                held = by_shard.setdefault(set_shard(node, c.shards), ([], []))
+                held[0].append(node)
+                held[1].append(sets[i])
+            for shard, (held_nodes, held_sets) in by_shard.items():
+                sizes = np.fromiter(map(len, held_sets), dtype=np.int64, count=len(held_sets))
+                yield beam.pvalue.TaggedOutput("sets", (shard, (held_nodes, sizes.tobytes(),
+                                                                np.concatenate(held_sets).tobytes())))
 
     def process(self, rows):
         c = self.c
@@ -500,19 +517,20 @@ def _near_input(rows: list[dict]) -> list[dict]:
 
 
 def _merged(repeated_lines) -> np.ndarray:
-    arrays = list(repeated_lines)
+    """One sorted uint64 array of the Repeated stage's outputs (uint64 bytes or arrays)."""
+    arrays = [_u64(a) for a in repeated_lines]
     return np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, np.uint64)
 
 
 def star_edges(keyed):
-    """(shard, records of (band keys, nodes, [(exact/url key, node)])) -> for every bucket of the
+    """(shard, records of (band keys as uint64 bytes, nodes, [(exact/url key, node)])) -> for every bucket of the
     shard with k > 1 distinct members, k - 1 edges (smallest node, other node) tagged by kind, and
     a size event (output `events`). Band keys are sorted with numpy; only the entries of keys seen
     more than once reach Python."""
     _, records = keyed
     arrays, nodes, buckets = [], [], {}
     for keys, key_nodes, pairs in records:
-        arrays.append(keys)
+        arrays.append(_u64(keys))
         nodes.extend(key_nodes)
         for key, node in pairs:
             buckets.setdefault(key, []).append(node)
@@ -544,11 +562,12 @@ def _members(values: np.ndarray, sorted_table: np.ndarray) -> np.ndarray:
     return sorted_table[idx] == values
 
 
-def _repeated_lines(keyed, n: int) -> np.ndarray:
-    """(shard, arrays of line hashes, one entry per document) -> hashes held by more than n documents."""
+def _repeated_lines(keyed, n: int) -> bytes:
+    """(shard, line hashes as uint64 bytes or arrays, each document's distinct lines once) -> the
+    hashes held by more than n documents, as uint64 bytes."""
     _, arrays = keyed
-    hashes, docs = np.unique(np.concatenate(list(arrays)), return_counts=True)
-    return hashes[docs > n]
+    hashes, docs = np.unique(np.concatenate([_u64(a) for a in arrays]), return_counts=True)
+    return hashes[docs > n].tobytes()
 
 
 def set_shard(node: str, shards: int) -> int:
@@ -562,15 +581,35 @@ def _edge_ends(edge, shards: int):
     yield (set_shard(edge[1], shards), edge)
 
 
+def _tagged(tag: int):
+    """(key, value) -> (key, (tag, value)): one side of a join done as a Flatten and one
+    GroupByKey (`_sides`), which costs about half of CoGroupByKey's tagging and regrouping."""
+    return lambda kv: (kv[0], (tag, kv[1]))
+
+
+def _sides(values, count: int) -> list[list]:
+    """The grouped (tag, value) pairs of a `_tagged` join, as one list per tag 0 .. count - 1."""
+    out = [[] for _ in range(count)]
+    for tag, value in values:
+        out[tag].append(value)
+    return out
+
+
 def _set_per_edge(keyed):
-    """(set shard, {"edge": edges with an end in it, "set": [[(node, shingle set)], ...]}) ->
-    (edge, (node, set)) for each end of each edge held here (an end without a set sends nothing:
-    its edge then fails the check)."""
-    _, groups = keyed
-    edges = list(groups["edge"])
+    """(set shard, [(0, edge with an end in it) and (1, (nodes, sizes, sets)) as BucketEntries
+    emits the sets]) -> (edge, (node, its set as uint32 bytes)) for each end of each edge held here
+    (an end without a set sends nothing: its edge then fails the check)."""
+    edges, batches = _sides(keyed[1], 2)
     if not edges:
         return
-    sets = {node: hashes for batch in groups["set"] for node, hashes in batch}
+    wanted = {node for edge in edges for node in edge}
+    sets = {}
+    for nodes, sizes, values in batches:
+        size = np.frombuffer(sizes, dtype=np.int64)
+        ends = np.cumsum(size)
+        for node, a, b in zip(nodes, (ends - size).tolist(), ends.tolist()):
+            if node in wanted:
+                sets[node] = values[4 * a:4 * b]  # uint32: 4 bytes a hash
     for edge in edges:
         for node in edge:
             if node in sets:
@@ -578,8 +617,9 @@ def _set_per_edge(keyed):
 
 
 class CheckJaccard(beam.DoFn):
-    """(edge, [(node, shingle set) of its ends]) -> the edge when the exact Jaccard of the two
-    sets reaches the threshold; a ("dup_pair", kept) event per edge on output `events`."""
+    """(edge, [(node, shingle set as uint32 bytes) of its ends]) -> the edge when the exact
+    Jaccard of the two sets reaches the threshold; a ("dup_pair", kept) event per edge on output
+    `events`."""
 
     def __init__(self, threshold):
         self.threshold = threshold
@@ -587,7 +627,7 @@ class CheckJaccard(beam.DoFn):
     def process(self, keyed):
         edge, ends = keyed
         sets = dict(ends)
-        ok = len(sets) == 2 and jaccard(sets[edge[0]], sets[edge[1]]) >= self.threshold
+        ok = len(sets) == 2 and jaccard(_u32(sets[edge[0]]), _u32(sets[edge[1]])) >= self.threshold
         yield beam.pvalue.TaggedOutput("events", ("dup_pair", ok))
         if ok:
             yield edge
@@ -655,8 +695,8 @@ def _labels(keyed, rounds):
 
 
 class Finish(beam.DoFn):
-    """A batch of (id, {"row": [row], "rep": [rep node]}) -> each row with dup columns, line share
-    and contamination flags; a stats event per row on output `events`."""
+    """A batch of (id, [(0, row), (1, rep node)]) -> each row with dup columns, line share and
+    contamination flags; a stats event per row on output `events`."""
 
     def __init__(self, config: DedupConfig):
         self.c = config
@@ -667,9 +707,8 @@ class Finish(beam.DoFn):
     def process(self, batch, repeated_lines):
         c = self.c
         joined = []
-        for doc_id, groups in batch:
-            rows = list(groups["row"])
-            reps = list(groups["rep"])
+        for doc_id, values in batch:
+            rows, reps = _sides(values, 2)
             if len(rows) != 1 or len(reps) > 1:
                 raise RuntimeError(
                     f"dedup join of id {doc_id!r} found {len(rows)} rows and {len(reps)} labels: a "
@@ -735,8 +774,10 @@ class Dedup(beam.PTransform):
         events = [stars.events]
         if c.exact_jaccard_check:
             # one join brings each end's shingle set to its edges, a group by edge pairs them up
-            checked = ({"edge": near | "EdgeEnds" >> beam.FlatMap(_edge_ends, c.shards), "set": sets}
-                       | "JoinSets" >> beam.CoGroupByKey()
+            checked = ((near | "EdgeEnds" >> beam.FlatMap(_edge_ends, c.shards) | "TagEdges" >> beam.Map(_tagged(0)),
+                        sets | "TagSets" >> beam.Map(_tagged(1)))
+                       | "EdgesAndSets" >> beam.Flatten()
+                       | "JoinSets" >> beam.GroupByKey()
                        | "SetPerEdge" >> beam.FlatMap(_set_per_edge)
                        | "GroupByEdge" >> beam.GroupByKey()
                        | "Jaccard" >> beam.ParDo(CheckJaccard(c.threshold)).with_outputs("events", main="edges"))
@@ -753,9 +794,10 @@ class Dedup(beam.PTransform):
                       | "ClusterSize" >> beam.CombinePerKey(sum)
                       | "ClusterEvents" >> beam.Map(lambda kv: ("dup_cluster", kv[1])))
         rep = c.representative
-        finished = ({"row": rows | "RowById" >> beam.Map(lambda r: (r["id"], _packed(r))),
-                     "rep": labels | "LabelById" >> beam.Map(lambda kv: (id_of(kv[0], rep), kv[1]))}
-                    | "JoinLabels" >> beam.CoGroupByKey()
+        finished = ((rows | "RowById" >> beam.Map(lambda r: (r["id"], (0, _packed(r)))),
+                     labels | "LabelById" >> beam.Map(lambda kv: (id_of(kv[0], rep), (1, kv[1]))))
+                    | "RowsAndLabels" >> beam.Flatten()
+                    | "JoinLabels" >> beam.GroupByKey()
                     | "FinishBatch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self.batch_size)
                     | "Finish" >> beam.ParDo(Finish(c), beam.pvalue.AsList(repeated))
                     .with_outputs("events", main="rows"))

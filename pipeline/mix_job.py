@@ -60,7 +60,7 @@ from mixtures.select import (ANNEAL_DOCS, ANNEAL_TOKENS, DOCS, POOL_ANNEAL, POOL
                              doc_status, plan_selection, range_of, take_prefix)
 from mixtures.select import pool_cuts, pools, track_of
 from pipeline import inputs, progress, staging
-from pipeline.dedup import _members, _repeated_lines, doc_lines, line_shards, unrepeated_text
+from pipeline.dedup import _members, _merged, _repeated_lines, _u64, doc_lines, line_shards, unrepeated_text
 from pipeline.options import StrictParser, UsageError, beam_options, dry_run, runner_name, worker_count
 from taggers.normalise import char_chunks
 from taggers.taxonomy import DOMAINS, TOPICS, home_of
@@ -263,11 +263,6 @@ def _count_removed(removed: dict, reason: str, domain) -> None:
     r = removed.setdefault(reason, {"documents": 0, "by_domain": {}})
     r["documents"] += 1
     r["by_domain"][str(domain)] = r["by_domain"].get(str(domain), 0) + 1
-
-
-def _merged(arrays) -> np.ndarray:
-    arrays = list(arrays)
-    return np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, np.uint64)
 
 
 class LineHashes(beam.DoFn):
@@ -602,7 +597,7 @@ def build(p, files, cfg, out, tokenizer_path, progress_every: float = progress.D
                           | "Repeated" >> beam.Map(_repeated_lines, cfg["strip_repeated_lines"]))
         side["repeated"] = beam.pvalue.AsList(repeated)
         extra_stats.append(repeated | "RepeatedCount" >> beam.Map(
-            lambda a: {"repeated_lines": {"distinct_lines": int(len(a))}}))
+            lambda a: {"repeated_lines": {"distinct_lines": len(_u64(a))}}))
     docs = (paths | "Read" >> ReadAllFromParquetBatched(columns=prepare.columns)
                   | "Prepare" >> beam.ParDo(prepare, **side).with_outputs("stats", "hist", "pieces", main="doc"))
     hists = (docs.hist | "SumHist" >> beam.CombinePerKey(SumArrays())
