@@ -11,10 +11,10 @@ graph, connected components, representatives, line-level dedup counts and decont
   (document, band) was an element), band keys travelling as one numpy array per shard and batch
   and grouped inside the shard by sorting; every member is linked to the bucket's smallest member
   (a star, never all pairs), so a bucket of k documents gives k - 1 edges.
-- Optional exact Jaccard check of the near (band) edges: shingle sets travel as lists per shard of
-  the node (`shards`) and batch, one join brings each edge end to its node's shard, where the
-  end's set is attached, and a group by edge pairs them; edges under the threshold are dropped
-  (counted).
+- Optional exact Jaccard check of the near (band) edges: shingle sets travel concatenated, one
+  record per shard of the node (`shards`) and batch; one join (a Flatten and a GroupByKey, as for
+  the labels) brings each edge end to its node's shard, where the end's set is attached, and a
+  group by edge pairs them; edges under the threshold are dropped (counted).
 - Connected components: the large-star / small-star algorithm (Kiveris et al., SoCC 2014),
   unrolled `cc_rounds` times inside the one pipeline (Beam has no loops; one pipeline per round
   would pay job start-up and a full materialisation per round, and the graph only holds the
