@@ -523,10 +523,10 @@ def _merged(repeated_lines) -> np.ndarray:
 
 
 def star_edges(keyed):
-    """(shard, records of (band keys as uint64 bytes, nodes, [(exact/url key, node)])) -> for every bucket of the
-    shard with k > 1 distinct members, k - 1 edges (smallest node, other node) tagged by kind, and
-    a size event (output `events`). Band keys are sorted with numpy; only the entries of keys seen
-    more than once reach Python."""
+    """(shard, records of (band keys as uint64 bytes, nodes, [(exact/url key, node)])) -> for every
+    bucket of the shard with k > 1 distinct members, k - 1 edges (smallest node, other node) tagged
+    by kind, and a size event (output `events`). Band keys are sorted with numpy; only the entries
+    of keys seen more than once reach Python."""
     _, records = keyed
     arrays, nodes, buckets = [], [], {}
     for keys, key_nodes, pairs in records:

@@ -379,3 +379,58 @@ def test_rows_cross_the_label_join_with_their_signals_intact():
     assert _unpacked(packed) == row and row["quality_signals"] is signals  # the input is untouched
     other = {"id": "b", "text": "t", "quality_signals": {"x": 1.0}}  # another layout: as it is
     assert _packed(other) == other and _unpacked(_packed(other)) == other
+
+
+def _numpy_inside(value) -> bool:
+    if isinstance(value, (np.ndarray, np.generic)):
+        return True
+    if isinstance(value, dict):
+        return any(_numpy_inside(v) for v in value.values())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_numpy_inside(v) for v in value)
+    return False
+
+
+def test_shuffled_elements_hold_no_numpy_arrays_and_the_sets_survive_as_bytes():
+    # Beam's default coder pickles a numpy array (about 30 us a round trip); bytes are copied.
+    from pipeline.dedup import (BucketEntries, CheckJaccard, NearEntries, _repeated_lines, _set_per_edge,
+                                set_shard, star_edges)
+    rows = _corpus(n_base=200)[:300] + _header_corpus()              # near and exact copies, a shared header
+    c = DedupConfig(signature_lines="unrepeated")
+    first = BucketEntries(c, bands=False)
+    first.setup()
+    out = list(first.process(rows))
+    lines = [o.value for o in out if isinstance(o, beam.pvalue.TaggedOutput)]
+    entries = [o for o in out if not isinstance(o, beam.pvalue.TaggedOutput)]
+    repeated = [_repeated_lines((s, [h for shard, h in lines if shard == s]), 6) for s in {s for s, _ in lines}]
+    near = NearEntries(c)
+    near.setup()
+    out2 = list(near.process(rows, repeated))
+    sets = [o.value for o in out2 if isinstance(o, beam.pvalue.TaggedOutput)]
+    entries += [o for o in out2 if not isinstance(o, beam.pvalue.TaggedOutput)]
+    edges = [e for s in {s for s, _ in entries}
+             for e in star_edges((s, [rec for shard, rec in entries if shard == s]))
+             if not isinstance(e, beam.pvalue.TaggedOutput)]
+    near_edges = sorted({e for kind, e in edges if kind == "near"})
+    assert near_edges                                                # the corpus plants near duplicates
+    ends = [(s, (0, e)) for e in near_edges for s in {set_shard(x, c.shards) for x in e}]
+    attached = [x for s in {s for s, _ in sets} | {s for s, _ in ends}
+                for x in _set_per_edge((s, [v for shard, v in ends if shard == s] +
+                                        [(1, rec) for shard, rec in sets if shard == s]))]
+    for stage in (lines, entries, repeated, sets, edges, attached):
+        assert stage and not any(_numpy_inside(x) for x in stage)
+    # each end's set, read back from its bytes, is the shingle set of its signature text
+    hasher = MinHasher(c.num_perm, c.seed, c.shingle, c.shingle_kind, c.hash_name)
+    table = np.unique(np.concatenate([np.frombuffer(r, dtype=np.uint64) for r in repeated]))
+    assert len(table) == 12                                          # the header's lines
+    by_id = {r["id"]: r["text"] for r in rows}
+    for edge, (node, raw) in attached[:20]:
+        want = hasher.shingle_hashes(signature_text(by_id[node], table, c))
+        assert np.array_equal(np.frombuffer(raw, dtype=np.uint32), want)
+    check = CheckJaccard(c.threshold)
+    by_edge = defaultdict(list)
+    for edge, end in attached:
+        by_edge[edge].append(end)
+    kept = [e for edge, got in by_edge.items() for e in check.process((edge, got))
+            if not isinstance(e, beam.pvalue.TaggedOutput)]
+    assert set(kept) <= set(near_edges) and kept
