@@ -115,18 +115,18 @@ def candidates(target, n, concentration, max_share, seed, design="random"):
     """n Dirichlet(concentration x target) mixtures within the caps; (weights[n, D], rejected).
 
     `random` (default): independent draws. `maximin`: a space-filling design from the same
-    distribution. MAXIMIN_POOL x n candidates are drawn as a Latin hypercube
-    over the Dirichlet's gamma components (each is still a Dirichlet draw, but every domain's gamma
-    variable takes one value from each equal-probability stratum); n of them are kept, chosen
-    greedily far apart (`spread_out`, from the one nearest the target), so they cannot clump by
-    chance; the design leans towards the edges of the Dirichlet's range. Why: the objective-level Spearman is capped by how far the
-    candidates' objectives spread against a proxy's seed noise, and two random 16-candidate draws of
-    one recipe spread 0.134 and 0.082 bpb (module docstring). In a simulation (a mixing-law-shaped
-    truth, 0.025 bpb of noise on each domain of each candidate, 60 draws of 16), the share of draws
-    whose mixing law reached a cross-validated Spearman of 0.9 was 0.65 random, 0.78 maximin
-    (median 0.921 and 0.938). Measured, it did not pay (module docstring), so it is an option.
-    Infeasible rows (over a cap) are replaced from further draws, which
-    loosens the strata only where caps bind."""
+    distribution. MAXIMIN_POOL x n candidates are drawn as a Latin hypercube over the Dirichlet's
+    gamma components (each is still a Dirichlet draw, but every domain's gamma variable takes one
+    value from each equal-probability stratum); n of them are kept, chosen greedily far apart
+    (`spread_out`, from the one nearest the target), so they cannot clump by chance; the design
+    leans towards the edges of the Dirichlet's range. Why: the objective-level Spearman is capped
+    by how far the candidates' objectives spread against a proxy's seed noise, and two random
+    16-candidate draws of one recipe spread 0.134 and 0.082 bpb (module docstring). In a simulation
+    (a mixing-law-shaped truth, 0.025 bpb of noise on each domain of each candidate, 60 draws of
+    16), the share of draws whose mixing law reached a cross-validated Spearman of 0.9 was 0.65
+    random, 0.78 maximin (median 0.921 and 0.938). Measured, it did not pay (module docstring), so
+    it is an option. Infeasible rows (over a cap) are replaced from further draws, which loosens
+    the strata only where caps bind."""
     rng = np.random.default_rng([seed, 0xAB1A7E])
     alpha = np.maximum(np.asarray(target, float) * concentration, 1e-3)
     if design not in DESIGNS:

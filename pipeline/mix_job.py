@@ -266,9 +266,9 @@ def _count_removed(removed: dict, reason: str, domain) -> None:
 
 
 class LineHashes(beam.DoFn):
-    """A Parquet record batch of texts -> (shard, line hashes): each document's distinct
-    normalised line hashes (pipeline.dedup.line_shards, as the tag job counts them), one element per
-    hash shard (hash mod LINE_SHARDS) and batch."""
+    """A Parquet record batch of texts -> (shard, line hashes as uint64 bytes): each document's
+    distinct normalised line hashes (pipeline.dedup.line_shards, as the tag job counts them), one
+    element per hash shard (hash mod LINE_SHARDS) and batch."""
 
     def process(self, table):
         yield from line_shards([t or "" for t in table.column("text").to_pylist()])
