@@ -278,8 +278,12 @@ def reproducibility(first, second, target, sweep_objectives=None) -> dict:
 
 def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, max_epochs=4.0,
           verify_seeds=3, workers=2, search_n=100_000, replicates=0, seeds_per_candidate=1,
-          design="random", log=print) -> dict:
-    """The whole ablation study into MIX/ablations/; returns fit.json's content. `replicates` > 0
+          design="random", log=print, out=None, target_weights=None, carry_to=None) -> dict:
+    """The whole ablation study into MIX/ablations/ (or `out`); returns fit.json's content.
+    `target_weights`: the default mixture the sweep is drawn around and verified against (default:
+    the mix's own target). `carry_to`: the manifest of another mix (another tokenizer) the sweep
+    proposes for: `proposed_weights` are then that mix's token shares, carried through bytes per
+    token (mixtures.transfer), and `proxy` holds the sweep mix's own. `replicates` > 0
     trains that many sweep candidates again with another common seed (seed + 1; replicate.csv)
     and reports how well one run ranks a mixture (fit.json `reproducibility`).
     `seeds_per_candidate` K > 1 trains every candidate with the common seeds seed .. seed + K - 1
@@ -292,9 +296,10 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
                             f"(got {seeds_per_candidate} and {replicates}): the seeds replicate")
     with open(os.path.join(mix_dir, "manifest.json")) as f:
         manifest = json.load(f)
+    default = dict(target_weights or manifest["target_weights"])
     domains = list(manifest["target_weights"])
-    target = np.array([manifest["target_weights"][d] for d in domains])
-    out = os.path.join(mix_dir, "ablations")
+    target = np.array([default[d] for d in domains])
+    out = out or os.path.join(mix_dir, "ablations")
     os.makedirs(os.path.join(out, "runs"), exist_ok=True)
     settings = {"config": config, "steps": steps, "seed": seed, "proxy_seeds": "common",
                 "proxy_overrides": PROXY_OVERRIDES,
@@ -303,6 +308,8 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
                 "manifest_fingerprint": manifest.get("input_fingerprint"), "shards": manifest["shards"]}
     if seeds_per_candidate > 1:   # absent at 1, so that sweeps written before it still resume
         settings["seeds_per_candidate"] = seeds_per_candidate
+    if target_weights is not None:  # absent for the mix's own target: older sweeps still resume
+        settings["target_weights"] = {d: float(default[d]) for d in domains}
     if design != "random":        # absent for random draws: sweeps before the option still resume
         settings["design"] = design
         settings["candidates"] = n    # random draws extend with N; a maximin set is chosen for its N
@@ -313,7 +320,8 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
                 raise AblationError(f"{out} holds a sweep with other settings (config, steps, seed, "
                                  "concentration, design, the number of maximin candidates, caps or "
                                  "shards); remove it or use FORCE=1 (a sweep from before candidate "
-                                 "designs: --ablation-design random)")
+                                 "designs: --ablation-design random; one that ran on the mix itself, "
+                                 "from before proxy mixes: --ablation-vocab-size 0)")
     else:
         with open(spath, "w") as f:
             json.dump(settings, f, indent=1, sort_keys=True)
@@ -352,7 +360,7 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
     vjobs = []
     for k in range(verify_seeds):
         vseed = seed + 10_000 + k  # fresh data-order seeds, never used by the sweep
-        for kind, w in (("proposal", proposal), ("default", dict(manifest["target_weights"]))):
+        for kind, w in (("proposal", proposal), ("default", default)):
             # the weights' digest is in the name: a different proposal is never verified by old runs
             tag = hashlib.sha256(json.dumps({d: round(x, 6) for d, x in w.items()}, sort_keys=True)
                                  .encode()).hexdigest()[:8]
@@ -390,7 +398,16 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=4.0, 
     bpt = transfer.bytes_per_token(manifest)
     if all(bpt.get(d, 0) > 0 for d in domains):  # the proposal in units any tokenizer shares
         fit["proposed_byte_shares"] = transfer.byte_shares(proposal, bpt)
-        fit["default_byte_shares"] = transfer.byte_shares(dict(manifest["target_weights"]), bpt)
+        fit["default_byte_shares"] = transfer.byte_shares(default, bpt)
+    if carry_to is not None:
+        fit["proxy"] = {"vocab_size": manifest["tokenizer"]["vocab_size"], "target_weights": default,
+                        "proposed_weights": proposal}
+        if "proposed_byte_shares" not in fit:
+            raise AblationError(f"{mix_dir}/manifest.json has no bytes per token for every domain "
+                                "(counts.fertility.domain): its proposal cannot be carried to the mix")
+        fit["proposed_weights"] = transfer.token_shares(fit["proposed_byte_shares"], transfer.bytes_per_token(carry_to),
+                                                        "the mix's manifest")
+        fit["weights_spec"] = transfer.weights_spec(fit["proposed_weights"])
     with open(os.path.join(out, "fit.json.tmp"), "w") as f:
         json.dump(fit, f, indent=1, sort_keys=True)
     os.replace(os.path.join(out, "fit.json.tmp"), os.path.join(out, "fit.json"))

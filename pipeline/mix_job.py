@@ -36,6 +36,7 @@ from which the manifest's realised topic shares are read back.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import heapq
 import json
@@ -53,7 +54,7 @@ from apache_beam.io.parquetio import ReadAllFromParquetBatched
 from mixtures import config as mcfg
 from mixtures import counts as mcounts
 from mixtures import manifest as mmanifest
-from mixtures import order, pieces, report, shards, tokenizer
+from mixtures import order, pieces, report, shards, tokenizer, transfer
 from mixtures.config import parse_topic_weights
 from mixtures.plan import allocate
 from mixtures.select import (ANNEAL_DOCS, ANNEAL_TOKENS, DOCS, POOL_ANNEAL, POOL_TRAIN, TOKENS, copies,
@@ -681,6 +682,12 @@ def parse_args(argv):
     parser.add_argument("--ablations", type=int, default=0, help="proxy runs in the sweep (0 = none)")
     parser.add_argument("--ablation-config", default="cpu-demo", help="trainer config of each proxy")
     parser.add_argument("--ablation-steps", type=int, default=None, help="steps per proxy (config's)")
+    parser.add_argument("--ablation-vocab-size", type=int, default=4096, metavar="V",
+                        help="the proxies train on the same mix built at a V-token vocabulary "
+                             "(OUTPUT/ablations/proxy_mix; a proxy step is cheaper and learns more per "
+                             "minute), and the proposal is carried back to this mix's tokens through bytes "
+                             "per token; 0, or V not below this mix's vocabulary: the proxies train on "
+                             "this mix")
     parser.add_argument("--ablation-workers", type=int, default=2, help="single-thread proxies side by side")
     parser.add_argument("--ablation-concentration", type=float, default=4.0)
     parser.add_argument("--ablation-design", choices=["random", "maximin"], default="random",
@@ -714,6 +721,8 @@ def parse_args(argv):
                          f"{args.ablation_replicates}")
     if not 0 < args.source_cap <= 1 or args.max_epochs <= 0 or args.val_tokens < 0:
         raise UsageError("--source-cap must be in (0, 1], --max-epochs > 0, --val-tokens >= 0")
+    if args.ablation_vocab_size and args.ablation_vocab_size < 259:
+        raise UsageError(f"--ablation-vocab-size must be 0 or >= 259, got {args.ablation_vocab_size}")
     if args.vocab_size < 259 or args.tokenizer_sample_mb <= 0 or args.shard_tokens <= 0:
         raise UsageError("--vocab-size >= 259, --tokenizer-sample-mb and --shard-tokens > 0")
     if args.max_piece_tokens < 0 or 0 < args.max_piece_tokens < 64:
@@ -854,9 +863,19 @@ def repeated_line_counts(cfg, stats, removed) -> dict | None:
 
 
 def run(argv=None) -> dict | None:
-    """Runs the job; returns the manifest (None when OUTPUT already holds this run)."""
-    t0 = time.time()
+    """Runs the job, then the proxy sweep if asked; returns the manifest (None when OUTPUT already
+    holds this run)."""
     args, beam_args = parse_args(argv)
+    manifest = mix(args, beam_args)
+    if not (isinstance(manifest, dict) and manifest.get("dry_run")):
+        ablations(args, beam_args)
+    return manifest
+
+
+def mix(args, beam_args) -> dict | None:
+    """The mix job alone: OUTPUT's shards, tokenizer and manifest (None when it already holds this
+    run)."""
+    t0 = time.time()
     options = beam_options(beam_args, args.runner)
     is_dry_run = dry_run(options)
     cfg = make_config(args)
@@ -869,7 +888,6 @@ def run(argv=None) -> dict | None:
     identity = {"stage": "mix", "input_fingerprint": fingerprint, "config": cfg}
     if not is_dry_run and staging.check_previous(args.output, identity, args.force):
         print(f"mix: {args.output} already holds this run (same input and settings); nothing to do")
-        ablations(args)
         return None
     if "://" in args.output:
         raise UsageError("mix: a remote OUTPUT is not supported yet (shards are numbered and read back "
@@ -924,7 +942,6 @@ def run(argv=None) -> dict | None:
             raise staging.OutputError(message) from None
         raise
     print(report.summary(manifest))
-    ablations(args)
     return manifest
 
 
@@ -946,8 +963,31 @@ def validate_graph(options, files, cfg, args, tok) -> dict:
             "job": getattr(result, "job", None)}
 
 
-def ablations(args) -> dict | None:
-    """The proxy sweep over the finished mix (after `_SUCCESS`: it resumes from its finished runs)."""
+def proxy_mix(args, beam_args) -> tuple[str, dict | None, dict | None]:
+    """The mix the sweep's proxies train on: (folder, default weights as its token shares, the
+    mix's manifest to carry the proposal to). With --ablation-vocab-size V below the mix's
+    vocabulary: the same job (input, filters, weights, budget, seed) at a V-token vocabulary in
+    OUTPUT/ablations/proxy_mix, whose proxies learn more per minute (README); the default mix is
+    carried to its tokens through bytes per token, and the proposal back to the mix's."""
+    with open(os.path.join(args.output, "manifest.json")) as f:
+        manifest = json.load(f)
+    vocab = args.ablation_vocab_size
+    if not 0 < vocab < manifest["tokenizer"]["vocab_size"]:
+        return args.output, None, None
+    proxy = argparse.Namespace(**vars(args))
+    proxy.output = os.path.join(args.output, "ablations", "proxy_mix")
+    proxy.vocab_size, proxy.tokenizer, proxy.ablations, proxy.no_plots = vocab, None, 0, True
+    print(f"mix: the proxy mix at a {vocab:,}-token vocabulary -> {proxy.output}", flush=True)
+    mix(proxy, beam_args)
+    with open(os.path.join(proxy.output, "manifest.json")) as f:
+        proxy_bpt = transfer.bytes_per_token(json.load(f))
+    bytes_of_default = transfer.byte_shares(manifest["target_weights"], transfer.bytes_per_token(manifest))
+    return proxy.output, transfer.token_shares(bytes_of_default, proxy_bpt, "the proxy mix"), manifest
+
+
+def ablations(args, beam_args=()) -> dict | None:
+    """The proxy sweep over the finished mix, or its proxy mix (after `_SUCCESS`: it resumes from
+    its finished runs)."""
     if not args.ablations:
         return None
     from mixtures import ablate
@@ -956,13 +996,15 @@ def ablations(args) -> dict | None:
         import shutil
         shutil.rmtree(folder)
     try:
-        return ablate.sweep(args.output, args.ablations, config=args.ablation_config, steps=args.ablation_steps,
+        sweep_mix, default, carry_to = proxy_mix(args, list(beam_args))
+        return ablate.sweep(sweep_mix, args.ablations, config=args.ablation_config, steps=args.ablation_steps,
                             seed=args.seed, concentration=args.ablation_concentration,
                             max_epochs=args.max_epochs, verify_seeds=args.verify_seeds,
                             workers=args.ablation_workers, replicates=args.ablation_replicates,
                             seeds_per_candidate=args.ablation_seeds, design=args.ablation_design,
-                            log=lambda m: print(m, flush=True))
-    except ablate.AblationError as exc:
+                            log=lambda m: print(m, flush=True), out=folder, target_weights=default,
+                            carry_to=carry_to)
+    except (ablate.AblationError, transfer.TransferError) as exc:
         raise mcfg.MixError(str(exc)) from None
 
 

@@ -350,6 +350,10 @@ def ablations(run: Run, num: Numbers, images) -> str:
                        num(f, ["seeds_per_candidate"])]] if fit.get("seeds_per_candidate", 1) > 1 else []),
                    *([["candidate design (Dirichlet draws)", num(f, ["sweep", "design"])]]
                      if "design" in fit.get("sweep", {}) else []),
+                   *([["proxies trained on this mix rebuilt at a vocabulary of (tokens; their weights below are "
+                       "its token shares, the proposal is carried back through bytes per token)",
+                       num(f, ["proxy", "vocab_size"], ",")]] if "proxy" in fit else []),
+                   *([["the proposal as WEIGHTS=", num(f, ["weights_spec"])]] if "weights_spec" in fit else []),
                    ["regression chosen", num(f, ["chosen"])],
                              ["its cross-validated Spearman", num(f, ["cv_spearman"], ".3f")],
                              *[[f"mixing law's cross-validated Spearman, {d} bits per byte",

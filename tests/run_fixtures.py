@@ -1,7 +1,8 @@
 """A small but real run folder, as `make demo OUTPUT=<run>` lays it out, built by the tests
 themselves in about 15 CPU-seconds: the Beam tag job on a corpus written here (four domains,
 exact copies, one bad line, one benchmark item to find), the mix job with a 4-run ablation sweep
-of tiny proxies (2 of them trained again with another seed), and a 20-step proxy training through
+of tiny proxies on its proxy mix (the same mix at a 300-token vocabulary; 2 of them trained again
+with another seed), and a 20-step proxy training through
 the trainer's API."""
 import json
 import os
@@ -49,7 +50,8 @@ def build_run(root: str) -> str:
                          "--tokens", "20000", "--val-tokens", "600", "--quality", "0.45",
                          "--anneal-tokens", "2000", "--anneal-quality", "0.6",
                          "--ablations", "4", "--ablation-config", proxy, "--ablation-steps", "6",
-                         "--ablation-workers", "1", "--verify-seeds", "2", "--ablation-replicates", "2"]) == 0
+                         "--ablation-workers", "1", "--verify-seeds", "2", "--ablation-replicates", "2",
+                         "--ablation-vocab-size", "300"]) == 0
     train = write_config(os.path.join(root, "train.json"), eval_tokens=300, steps=20, eval_every=10, ckpt_every=10)
     train_proxy(os.path.join(run, "mix"), os.path.join(run, "train"), train, seed=0, threads=1)
     return run

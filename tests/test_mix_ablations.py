@@ -191,14 +191,20 @@ def test_seeds_per_candidate_bound_the_regression_against_each_candidates_mean()
     assert rp["ceiling_of_mean"] > rp["ceiling"]      # the mean of two runs is less noisy than one
 
 
-def test_a_sweep_with_two_seeds_per_candidate_regresses_on_their_means(tmp_path):
+def _four_step_sweep(tmp_path, *extra) -> tuple:
+    """(the mix folder, the mix job's arguments) for a sweep of 4 candidates of a 4-step tiny proxy
+    on a small tag output written here, 2 verification seeds."""
     tag = tmp_path / "tag"
     write_tag_output(str(tag))
     out = tmp_path / "mix"
     cfg = write_config(str(tmp_path / "tiny.json"), eval_tokens=300, steps=4, eval_every=4, ckpt_every=4)
-    args = ["--input", str(tag), "--output", str(out), *FAST, "--tokens", "40000", "--val-tokens", "600",
-            "--anneal-tokens", "0", "--ablation-config", cfg, "--ablation-steps", "4", "--ablations", "4",
-            "--ablation-seeds", "2", "--verify-seeds", "2", "--ablation-workers", "1", "--ablation-design", "maximin"]
+    return out, ["--input", str(tag), "--output", str(out), *FAST, "--tokens", "40000", "--val-tokens", "600",
+                 "--anneal-tokens", "0", "--ablation-config", cfg, "--ablation-steps", "4", "--ablations", "4",
+                 "--verify-seeds", "2", "--ablation-workers", "1", *extra]
+
+
+def test_a_sweep_with_two_seeds_per_candidate_regresses_on_their_means(tmp_path):
+    out, args = _four_step_sweep(tmp_path, "--ablation-seeds", "2", "--ablation-design", "maximin")
     assert mix_job.main(args) == 0
     with open(out / "ablations" / "runs.csv") as f:
         rows = {r["run"]: r for r in csv.DictReader(f)}
@@ -228,3 +234,42 @@ def test_a_sweep_with_two_seeds_per_candidate_regresses_on_their_means(tmp_path)
     five[five.index("--ablations") + 1] = "5"
     with pytest.raises(mix_job.mcfg.MixError, match="number of maximin candidates"):
         mix_job.run(five)
+
+
+def test_a_sweep_at_a_smaller_vocabulary_builds_its_proxy_mix_and_carries_the_proposal_back(tmp_path):
+    out, args = _four_step_sweep(tmp_path, "--ablation-vocab-size", "300")
+    assert mix_job.main(args) == 0
+    main = json.load(open(out / "manifest.json"))
+    proxy = json.load(open(out / "ablations" / "proxy_mix" / "manifest.json"))
+    assert main["tokenizer"]["vocab_size"] == 600 and proxy["tokenizer"]["vocab_size"] == 300
+    # the same documents: the same input, filters and seed, only the tokenizer differs
+    assert proxy["input_fingerprint"] == main["input_fingerprint"]
+    bpt, proxy_bpt = (m["counts"]["fertility"]["domain"] for m in (main, proxy))
+    assert all(proxy_bpt[d] < bpt[d] for d in bpt)          # fewer merges, fewer bytes per token
+    fit = json.load(open(out / "ablations" / "fit.json"))
+    doms = list(main["target_weights"])
+    # the default the sweep judges is the mix's default in bytes, expressed in the proxy's tokens
+    default = fit["proxy"]["target_weights"]
+    assert transfer.byte_shares(default, proxy_bpt) == pytest.approx(
+        transfer.byte_shares(main["target_weights"], bpt))
+    assert default != pytest.approx(main["target_weights"])
+    with open(out / "ablations" / "verify.csv") as f:
+        verified = list(csv.DictReader(f))
+    defaults = [r for r in verified if r["run"].startswith("verify_default_")]
+    assert len(defaults) == 2 and all(float(r[f"w_{d}"]) == pytest.approx(default[d], abs=1e-5)
+                                      for r in defaults for d in doms)
+    # the proposal the proxies verified, carried to the mix's own tokens through its bytes
+    assert fit["proxy"]["vocab_size"] == 300
+    assert fit["proposed_byte_shares"] == pytest.approx(
+        transfer.byte_shares(fit["proxy"]["proposed_weights"], proxy_bpt))
+    assert fit["proposed_weights"] == pytest.approx(transfer.token_shares(fit["proposed_byte_shares"], bpt))
+    assert sum(fit["proposed_weights"].values()) == pytest.approx(1.0)
+    spec = mix_job.mcfg.parse_weights(fit["weights_spec"], doms)
+    assert spec == pytest.approx(fit["proposed_weights"], abs=1e-5)
+    with open(out / "ablations" / "runs.csv") as f:
+        rows = {r["run"]: r["wall_s"] for r in csv.DictReader(f)}
+    assert set(rows) == {f"run_{i:03d}" for i in range(4)}
+    assert mix_job.main(args) == 0           # a rerun builds and trains nothing again
+    with open(out / "ablations" / "runs.csv") as f:
+        assert {r["run"]: r["wall_s"] for r in csv.DictReader(f)} == rows
+    assert json.load(open(out / "ablations" / "proxy_mix" / "manifest.json")) == proxy

@@ -326,6 +326,7 @@ def test_rerun_is_a_no_op_and_a_different_run_needs_force(mixed, tag, capsys):
     ("ok", ["--ablations", "4", "--ablation-seeds", "2", "--ablation-replicates", "2"],
      "above 1 it replaces --ablation-replicates (its seeds are the replicates); got 2 and 2"),
     ("ok", ["--ablations", "4", "--ablation-seeds", "0"], "--ablation-seeds must be >= 1"),
+    ("ok", ["--ablations", "4", "--ablation-vocab-size", "100"], "--ablation-vocab-size must be 0 or >= 259, got 100"),
 ])
 def test_bad_input_fails_clearly_before_any_work(tmp_path, setup, args, message):
     tag = tmp_path / "tag"

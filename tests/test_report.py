@@ -148,6 +148,7 @@ def test_numbers_on_the_page_equal_the_run_files(report, run_dir):
                 ("mix/ablations/fit.json", ("reproducibility", "ceiling")),
                 ("mix/ablations/fit.json", ("reproducibility", "spearman_objective")),
                 ("mix/ablations/fit.json", ("sweep", "design")),
+                ("mix/ablations/fit.json", ("proxy", "vocab_size")), ("mix/ablations/fit.json", ("weights_spec",)),
                 ("train/metrics.jsonl#last_eval", ("objective",))}
     required |= {("tag/stats.json", ("by_domain", d, "documents")) for d in stats["by_domain"]}
     required |= {("tag/stats.json", ("duplicates", "decontamination", b, "documents"))
