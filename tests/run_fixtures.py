@@ -2,8 +2,7 @@
 themselves in about 15 CPU-seconds: the Beam tag job on a corpus written here (four domains,
 exact copies, one bad line, one benchmark item to find), the mix job with a 4-run ablation sweep
 of tiny proxies on its proxy mix (the same mix at a 300-token vocabulary; 2 of them trained again
-with another seed), and a 20-step proxy training through
-the trainer's API."""
+with another seed), and a 20-step proxy training through the trainer's API."""
 import json
 import os
 import random
