@@ -218,7 +218,7 @@ LICENCE = (
     "See the NOTICE file distributed with this work for further information on ownership.")
 
 _COMMENT = {"python_stdlib": "#", "perl_modules": "#", "ruby_stdlib": "#", "bash_completion": "#",
-            "jpype1": "#"}
+            "jpype1": "#", "python_packages": "#"}
 
 
 def licence_header(source: str, year: int = 2021, holder: str = "The Harbour Tools Authors",

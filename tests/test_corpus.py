@@ -378,6 +378,24 @@ def test_python_docs_and_the_new_code_sources_feed_the_code_domain():
         assert domains[name] == "code", name
 
 
+def test_python_packages_give_one_labelled_document_per_module_of_each_project_without_tests(tmp_path):
+    site = "usr/lib/python3/dist-packages"
+    body = "def f(x):\n    return x + 1  # padding padding padding padding padding padding\n" * 3
+    for rel in ("proj/__init__.py", "proj/sub/core.py", "proj/tests/test_core.py",
+                "proj/__pycache__/core.py", "proj/data.txt"):
+        _write(os.path.join(str(tmp_path), site, rel), body)
+    ctx = types.SimpleNamespace(apt=lambda pat: (types.SimpleNamespace(spec=f"apt:{pat}=1"), str(tmp_path)))
+    units = S.plan_python_packages(ctx)
+    recs = [r for fn, kw in units for r in S.run_unit(fn, kw)[0]]
+    per_package = {}
+    for r in recs:
+        per_package.setdefault(r["meta"]["package"], []).append(r["meta"]["path"])
+    assert set(per_package) == {f"apt:{pat}=1" for pat in S.PY_APT}
+    for paths in per_package.values():
+        assert sorted(paths) == [f"{site}/proj/__init__.py", f"{site}/proj/sub/core.py"]
+    assert {r["meta"]["label"] for r in recs} == {"code.python"}
+    assert {r["source"] for r in recs} == {"python_packages"}
+
 def test_reserved_packages_are_never_used():
     reserved = ["rust-src", "openjdk-17-source", "libc6-dev", "zlib1g-dev", "libssl-dev",
                 "libsqlite3-dev"]
