@@ -108,9 +108,13 @@ class QualityConfig:
     smoothing: float = 2.0
     # Model-based score (taggers.quality_model), for documents that are not code:
     # quality = (1 - model_weight) * heuristic score + model_weight * P(hq), and the flag
-    # `model_low_quality` when P(hq) < min_model_hq_prob. Code keeps the heuristic score.
+    # `model_low_quality` when P(hq) < min_model_hq_prob. Code keeps the heuristic score, unless
+    # its mean line is longer than code_exempt_max_mean_line: lines of code are short (in the
+    # sample, the 99th percentile of a file's mean line is under 100 characters in every
+    # language), and a topic model can call a one-line keyword list code.
     model_weight: float = 0.5
     min_model_hq_prob: float = 0.5
+    code_exempt_max_mean_line: float = 200.0
 
 
 def _fail(name, s, c):
@@ -575,7 +579,7 @@ def score(texts: list[str], langs: list[str], is_code: list[bool],
     q = np.clip(q, 0.0, 1.0)
     p = (np.full(n, np.nan) if model_probs is None
          else np.asarray(model_probs, dtype=np.float64))
-    use = ~np.isnan(p) & ~code
+    use = ~np.isnan(p) & (~code | (cols["mean_line_length"] > c.code_exempt_max_mean_line))
     q = np.where(use, (1.0 - c.model_weight) * q + c.model_weight * np.where(use, p, 0.0), q)
     low = use & (np.where(use, p, 1.0) < c.min_model_hq_prob)
     flags: list[list[str]] = [[] for _ in range(n)]

@@ -79,6 +79,12 @@ def test_model_weight_and_threshold_are_configurable():
     assert tuple(s0[0]) == QUALITY_SIGNAL_NAMES and s0[0]["model_hq_prob"] == 0.2
     qc, fc, _ = score(["x = 1\n"], ["und"], [True], QualityConfig(), model_probs=[0.0])
     assert "model_low_quality" not in fc[0]                 # code: heuristics only
+    one_line = "cheap | deal, buy - " * 20                   # code to a topic model, not in form
+    ql, fl, _ = score([one_line], ["en"], [True], QualityConfig(), model_probs=[0.0])
+    assert "model_low_quality" in fl[0] and "code_long_lines" in fl[0]
+    qk, fk, _ = score([one_line], ["en"], [True], QualityConfig(code_exempt_max_mean_line=1e9),
+                      model_probs=[0.0])
+    assert "model_low_quality" not in fk[0] and ql[0] < qk[0]
     qn, _, sn = score(texts, ["en"], [False])                # no model: NaN, heuristics only
     assert sn[0]["model_hq_prob"] != sn[0]["model_hq_prob"] and qn[0] == pytest.approx(1.0)
 
