@@ -120,6 +120,9 @@ def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
     assert mix_job.main(args + ["--ablations", "4"]) == 0
     # random draws write no design into sweep.json: sweeps from before the option still resume
     assert "design" not in json.load(open(out / "ablations" / "sweep.json"))
+    # a proxy has its own output layer and decays its learning rate on its own mixture
+    proxy_cfg = json.load(open(out / "ablations" / "runs" / "run_000" / "config.json"))
+    assert proxy_cfg["tie_embeddings"] is False and proxy_cfg["anneal_data"] == "train"
     with open(out / "ablations" / "runs.csv") as f:
         rows = list(csv.DictReader(f))
     target = json.load(open(out / "manifest.json"))["target_weights"]
