@@ -396,6 +396,7 @@ def test_python_packages_give_one_labelled_document_per_module_of_each_project_w
     assert {r["meta"]["label"] for r in recs} == {"code.python"}
     assert {r["source"] for r in recs} == {"python_packages"}
 
+
 def test_reserved_packages_are_never_used():
     reserved = ["rust-src", "openjdk-17-source", "libc6-dev", "zlib1g-dev", "libssl-dev",
                 "libsqlite3-dev"]
