@@ -340,6 +340,16 @@ def fertility(run: Run, num: Numbers, images) -> str:
     return "".join(out)
 
 
+def _per_domain_law(fit) -> str:
+    """The law whose per-domain Spearman is shown: the chosen one, else the one fits before
+    2026-11-28 recorded (the mixing law)."""
+    regs = fit.get("regressors", {})
+    chosen = fit.get("chosen")
+    if chosen in regs and "cv_spearman_per_domain" in regs[chosen]:
+        return chosen
+    return "log_share_law" if "cv_spearman_per_domain" in regs.get("log_share_law", {}) else "mixing_law"
+
+
 def ablations(run: Run, num: Numbers, images) -> str:
     f = "mix/ablations/fit.json"
     fit = run.fit
@@ -356,10 +366,13 @@ def ablations(run: Run, num: Numbers, images) -> str:
                    *([["the proposal as WEIGHTS=", num(f, ["weights_spec"])]] if "weights_spec" in fit else []),
                    ["regression chosen", num(f, ["chosen"])],
                              ["its cross-validated Spearman", num(f, ["cv_spearman"], ".3f")],
-                             *[[f"mixing law's cross-validated Spearman, {d} bits per byte",
-                                num(f, ["regressors", "mixing_law", "cv_spearman_per_domain", d], ".3f")]
-                               for d in fit.get("regressors", {}).get("mixing_law", {})
-                               .get("cv_spearman_per_domain", {})],
+                             *[[f"{law.replace('_', ' ')}'s cross-validated Spearman, {d} bits per byte",
+                                num(f, ["regressors", law, "cv_spearman_per_domain", d], ".3f")]
+                               for law in [_per_domain_law(fit)]
+                               for d in fit.get("regressors", {}).get(law, {}).get("cv_spearman_per_domain", {})],
+                             *[[f"{name.replace('_', ' ')}'s cross-validated Spearman (for comparison)",
+                                num(f, ["regressors", name, "cv_spearman"], ".3f")]
+                               for name in fit.get("regressors", {}) if name != fit.get("chosen")],
                              ["predicted objective of the proposal", num(f, ["predicted_objective"], ".4f")],
                              ["verified objective of the proposal", num(f, ["verified_objective"], ".4f")],
                              ["verified objective of the default", num(f, ["default_objective"], ".4f")]]),

@@ -1,5 +1,5 @@
 """Proxy ablations: runs.csv and fit.json per DESIGN.md, candidates within the caps, a resumed
-sweep reuses its finished runs, and the mixing-law regression recovers a known law."""
+sweep reuses its finished runs, and the regressions recover known laws."""
 import csv
 import json
 import os
@@ -25,10 +25,10 @@ def test_mixing_law_recovers_a_known_law_and_ranks_held_out_runs():
     B += rng.normal(0, 0.002, B.shape)
     rho, pred = regress.cv_spearman("mixing_law", W, B, TARGET)
     assert rho > 0.9
-    per_domain = regress.cv_spearman_domains(W, B, ["general", "math", "code", "multilingual"])
+    per_domain = regress.cv_spearman_domains(W, B, ["general", "math", "code", "multilingual"], "mixing_law")
     assert list(per_domain) == ["general", "math", "code", "multilingual"]
     assert all(r > 0.9 for r in per_domain.values())
-    shuffled = regress.cv_spearman_domains(W, rng.permutation(B), ["a", "b", "c", "d"])
+    shuffled = regress.cv_spearman_domains(W, rng.permutation(B), ["a", "b", "c", "d"], "mixing_law")
     assert max(shuffled.values()) < 0.9      # runs whose losses do not follow their weights
     model = regress.MixingLaw(TARGET).fit(W, B)
     best, predicted, n = regress.search(model, TARGET, np.ones(4), n=5000)
@@ -38,6 +38,29 @@ def test_mixing_law_recovers_a_known_law_and_ranks_held_out_runs():
     inside, _, m = regress.search(model, TARGET, np.ones(4), n=5000, bounds=(lo, hi))
     assert ((inside >= lo - 1e-9) & (inside <= hi + 1e-9)).all() and m < n
     assert model.predict(inside[None])[0] <= model.predict(TARGET[None])[0] + 1e-12
+
+
+def test_log_share_law_ranks_a_domain_whose_loss_climbs_as_its_share_nears_zero():
+    rng = np.random.default_rng(1)
+    W = rng.dirichlet(TARGET * 4, size=16)          # a sweep's width: some shares near zero
+    b = np.array([[0.0, 0.2, 0.1, 0.1], [0.1, 0.0, 0.3, 0.0], [0.0, 0.3, 0.0, 0.1], [0.2, 0.0, 0.1, 0.0]])
+    c = np.array([-0.10, -0.15, -0.12, -0.25])
+
+    def truth(w):
+        w = np.atleast_2d(w)
+        return np.stack([3.0 + w @ b[i] + c[i] * np.log(w[:, i] + 0.01) for i in range(4)], axis=1)
+    B = truth(W) + rng.normal(0, 0.01, (16, 4))
+    rho, _ = regress.cv_spearman("log_share_law", W, B, TARGET)
+    assert rho > 0.9
+    per_domain = regress.cv_spearman_domains(W, B, DOMAINS, "log_share_law")
+    assert all(r > 0.9 for r in per_domain.values())
+    assert max(regress.cv_spearman_domains(W, rng.permutation(B), DOMAINS, "log_share_law").values()) < 0.9
+    model = regress.LogShareLaw(TARGET).fit(W, B)
+    best, predicted, _ = regress.search(model, TARGET, np.ones(4), n=5000, bounds=(W.min(0), W.max(0)))
+    assert truth(best) @ TARGET < truth(TARGET) @ TARGET
+    assert abs(predicted - (truth(best) @ TARGET)[0]) < 0.05
+    with pytest.raises(ValueError, match="does not predict each domain"):
+        regress.cv_spearman_domains(W, B, DOMAINS, "gradient_boosting")
 
 
 def test_candidates_respect_the_repetition_cap():
@@ -150,8 +173,10 @@ def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
     for key in ("objective", "n_runs", "regressors", "chosen", "cv_spearman", "proposed_weights",
                 "predicted_objective", "verified_objective", "default_objective"):
         assert key in fit
-    assert fit["n_runs"] == 5 and set(fit["regressors"]) == {"mixing_law", "gradient_boosting"}
-    assert set(fit["regressors"]["mixing_law"]["cv_spearman_per_domain"]) == set(fit["proposed_weights"])
+    assert fit["n_runs"] == 5 and set(fit["regressors"]) == {"log_share_law", "mixing_law", "gradient_boosting"}
+    assert fit["chosen"] == "log_share_law"     # fixed below 64 runs, whichever scores best
+    for law in ("log_share_law", "mixing_law"):
+        assert set(fit["regressors"][law]["cv_spearman_per_domain"]) == set(fit["proposed_weights"])
     assert len(fit["verified_objective_values"]) == 3 and len(fit["default_objective_values"]) == 3
     assert fit["paired_gain"]["values"] == pytest.approx(np.subtract(fit["default_objective_values"],
                                                                      fit["verified_objective_values"]))

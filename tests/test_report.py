@@ -157,6 +157,11 @@ def test_numbers_on_the_page_equal_the_run_files(report, run_dir):
         required |= {("mix/manifest.json", ("domains", d, k)) for k in ("target", "share", "tokens", "epochs")}
         required |= {("mix/manifest.json", ("counts", "fertility", "domain", d)),
                      ("train/metrics.jsonl#last_eval", (d, "bpb"))}
+    fit = json.load(open(os.path.join(run_dir, "mix", "ablations", "fit.json")))
+    required |= {("mix/ablations/fit.json", ("regressors", fit["chosen"], "cv_spearman_per_domain", d))
+                 for d in manifest["domains"]}
+    required |= {("mix/ablations/fit.json", ("regressors", name, "cv_spearman"))
+                 for name in fit["regressors"] if name != fit["chosen"]}
     assert required <= seen, sorted(required - seen)
     assert stats["duplicates"]["decontamination"] and stats["duplicates"]["removed"] > 0  # the fixture has both
 
