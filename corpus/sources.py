@@ -273,6 +273,48 @@ def unit_code_tar(archive: str, source: str, licence: str, package: str,
     return out.result()
 
 
+# Scilab's modules about mathematics (breadcrumb names, as folder names): its manual also covers the
+# language, GUI, file formats, Java and C interfaces and a block-diagram editor, which are not
+# `math.math_software` and are left out (counted as skipped).
+SCILAB_MATH_MODULES = {"Control_Systems_-_CACSD", "Differential_calculus_Integration",
+                       "Elementary_Functions", "FFTW", "Interpolation", "Linear_Algebra",
+                       "Optimization_and_Simulation", "Polynomials", "Signal_Processing",
+                       "Sparse_Matrix", "Special_Functions", "Statistics", "UMFPACK_Interface_sparse"}
+_SCILAB_PATH = re.compile(r'<span class="path"[^>]*>(.*?)</span>', re.S)
+_SCILAB_NAVBAR = re.compile(r'<div class="manualnavbar">.*?</div>', re.S)
+
+
+def unit_scilab_help(root: str, jar: str, source: str, licence: str, package: str, label: str,
+                     lang: str, modules=SCILAB_MATH_MODULES) -> tuple:
+    """Scilab's help pages, read from its help jar (a zip of HTML pages, one per function or
+    topic), one document per page of the given `modules`. The page's breadcrumb names its module
+    (`Linear Algebra`, `Xcos`, ...), which becomes the page's folder (path `JAR!/<module>/<page>`):
+    the jar itself is flat, and a folder-level hold-out should keep a module together. The
+    breadcrumb and the previous/next bar are dropped from the text."""
+    out = Out()
+    with zipfile.ZipFile(os.path.join(root, jar)) as z:
+        names = sorted(n for n in z.namelist() if n.endswith(".html")
+                       and not os.path.basename(n).startswith(("index.", "section_")))
+        for name in names:
+            try:
+                html = _decode(z.read(name), fallback="latin-1")
+                crumbs = _SCILAB_PATH.search(html)
+                parts = re.findall(r">([^<>]+)</a>", crumbs.group(1)) if crumbs else []
+                module = re.sub(r"[^\w.-]+", "_", parts[1]).strip("_") if len(parts) > 1 else "_top"
+                if module not in modules:
+                    out.skip(name, f"module {module} is not about mathematics")
+                    continue
+                html = _SCILAB_NAVBAR.sub("", _SCILAB_PATH.sub("", html))
+                text = "\n\n".join(sp.sections_from_blocks(html_blocks(html), max_level=6))
+            except Exception as e:  # one bad page never stops the build
+                out.skip(name, f"html conversion failed: {type(e).__name__}: {e}")
+                continue
+            page = os.path.basename(name)
+            out.add(record(source, f"{module}/{page}", text, licence, package,
+                           f"{jar}!/{module}/{page}", label, lang))
+    return out.result()
+
+
 BBC_LABELS = {"business": "general.business_and_finance", "politics": "general.news_and_politics",
               "sport": "general.sports", "sports": "general.sports",
               "entertainment": "general.arts_and_entertainment",
@@ -668,6 +710,13 @@ def plan_gap(ctx):
                                package=pkg.spec, label=MATH, lang="en", max_level=5))]
 
 
+def plan_scilab(ctx):
+    pkg, root = ctx.apt(r"scilab-doc")
+    jar = "usr/share/scilab/modules/helptools/jar/scilab_en_US_help.jar"
+    return [("unit_scilab_help", dict(root=root, jar=jar, source="scilab_help", licence="GPL-2.0+",
+                                      package=pkg.spec, label=MATH, lang="en"))]
+
+
 GO_SRC = r"golang-1\.\d+-src"
 
 
@@ -943,6 +992,7 @@ SOURCES: list[Source] = [
     Source("octave_manual", "math", apt=[r"octave-doc"], plan=plan_octave),
     Source("gap_manual", "math", apt=[r"gap-doc"], plan=plan_gap),
     Source("mpmath_docs", "math", apt=[r"python-mpmath-doc"], plan=plan_mpmath),
+    Source("scilab_help", "math", apt=[r"scilab-doc"], plan=plan_scilab),
     # code
     Source("python_docs", "code", apt=[PY_DOC], plan=plan_python_docs),
     Source("python_stdlib", "code", apt=[PY_MINIMAL, PY_STDLIB], plan=plan_python_stdlib),
@@ -977,7 +1027,7 @@ SOURCES: list[Source] = [
 
 UNIT_FUNCTIONS = {f.__name__: f for f in (unit_html, unit_markup, unit_code, unit_code_tar,
                                           unit_bbc, unit_moby, unit_foldoc, unit_fortunes,
-                                          unit_report_links)}
+                                          unit_report_links, unit_scilab_help)}
 
 
 def run_unit(fn_name: str, kwargs: dict) -> tuple:

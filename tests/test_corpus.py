@@ -397,6 +397,36 @@ def test_python_packages_give_one_labelled_document_per_module_of_each_project_w
     assert {r["source"] for r in recs} == {"python_packages"}
 
 
+def _scilab_page(title: str, module: str, body: str) -> str:
+    return (f'<html><head><title>{title}</title></head><body><div class="manualnavbar"><table><tr>'
+            f'<td><a href="prev.html">&lt;&lt; prev_page</a></td><td><a href="next.html">next_page '
+            f'&gt;&gt;</a></td></tr></table></div><span class="path"><a href="index.html">Scilab Help'
+            f'</a> &gt;&gt; <a href="section_1.html">{module}</a> &gt; {title}</span>'
+            f'<h1>{title}</h1><p>{body}</p></body></html>')
+
+
+def test_scilab_help_keeps_its_mathematics_modules_one_page_each_with_the_module_as_folder(tmp_path):
+    jar = "usr/share/scilab/modules/helptools/jar/scilab_en_US_help.jar"
+    os.makedirs(os.path.dirname(os.path.join(str(tmp_path), jar)))
+    qr = "produces an upper triangular matrix R and an orthogonal matrix Q so that X = Q*R. " * 3
+    with zipfile.ZipFile(os.path.join(str(tmp_path), jar), "w") as z:
+        z.writestr("scilab_en_US_help/qr.html", _scilab_page("qr", "Linear Algebra", qr))
+        z.writestr("scilab_en_US_help/uicontrol.html",
+                   _scilab_page("uicontrol", "GUI", "creates a graphical user interface object. " * 5))
+        z.writestr("scilab_en_US_help/section_1.html", _scilab_page("Linear Algebra", "Linear Algebra", qr))
+        z.writestr("scilab_en_US_help/style.css", "body {}")
+    ctx = types.SimpleNamespace(apt=lambda pat: (types.SimpleNamespace(spec="apt:scilab-doc=6.1.1"), str(tmp_path)))
+    (fn, kw), = S.plan_scilab(ctx)
+    recs, skipped, short = S.run_unit(fn, kw)
+    (rec,) = recs
+    assert rec["id"] == "scilab_help:Linear_Algebra/qr.html" and rec["source"] == "scilab_help"
+    assert rec["meta"]["path"] == f"{jar}!/Linear_Algebra/qr.html"
+    assert rec["meta"]["label"] == "math.math_software" and rec["meta"]["lang"] == "en"
+    assert "upper triangular" in rec["text"]
+    assert not any(w in rec["text"] for w in ("prev_page", "next_page", "Scilab Help"))
+    assert skipped == [("scilab_en_US_help/uicontrol.html", "module GUI is not about mathematics")]
+
+
 def test_reserved_packages_are_never_used():
     reserved = ["rust-src", "openjdk-17-source", "libc6-dev", "zlib1g-dev", "libssl-dev",
                 "libsqlite3-dev"]
