@@ -15,7 +15,8 @@ Evaluation holds out whole SOURCES (`HELDOUT_SOURCES`): no document of a held-ou
 degradation of one, is seen in training; ROC-AUC is reported overall and per degradation kind. The
 shipped model is then retrained with the same settings on all sources.
 
-Input: `taggers.topic.preprocess` (the same string the topic model reads), cut to the first
+Input: `taggers.topic.preprocess` (computed once per batch and shared with the topic model, which
+reads it as is unless a source file's leading comment block is dropped first), cut to the first
 `INPUT_CHARS` characters.
 """
 from __future__ import annotations

@@ -36,7 +36,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from taggers.taxonomy import TOPICS
-from taggers.topic import (LABEL_PREFIX, MAX_PREPROCESS_CHARS, predict_topics, preprocess,
+from taggers.topic import (LABEL_PREFIX, MAX_PREPROCESS_CHARS, predict_topics, topic_inputs,
                            topics_given_language)
 
 
@@ -298,10 +298,10 @@ def teacher_heldout(train_docs: list[dict], held: list[dict], seed: int, encode,
 def _write_fasttext_file(docs: list[dict], path: str, seed: int) -> None:
     order = list(range(len(docs)))
     random.Random(seed).shuffle(order)
+    inputs = topic_inputs([docs[i]["text"] for i in order])
     with open(path, "w", encoding="utf-8") as f:
-        for i in order:
-            d = docs[i]
-            f.write(f"{LABEL_PREFIX}{d['label']} {preprocess(d['text'])}\n")
+        for i, line in zip(order, inputs):
+            f.write(f"{LABEL_PREFIX}{docs[i]['label']} {line}\n")
 
 
 def _fit(docs, seed, workdir, quantize=True):
@@ -494,8 +494,9 @@ def model_card(r, docs, chosen, sample_dir, output, seed, max_per_label, max_for
       f"{flags}` (`make train-taggers`); {r['seconds']:.0f} s (fastText on one thread, fixed seed: "
       "deterministic; the teacher's embeddings come from its cache when present).\n\n")
     w(f"Size: {r['size_bytes']:,} bytes. Settings: {TRAIN_SETTINGS}; quantize {QUANTIZE_SETTINGS}. "
-      f"Preprocessing: `taggers.topic.preprocess` (first {MAX_PREPROCESS_CHARS} characters, "
-      "lowercase, letters/digits/punctuation tokens, one line).\n\n")
+      f"Preprocessing: `taggers.topic.topic_inputs` (a source file's leading comment block "
+      f"dropped, then the first {MAX_PREPROCESS_CHARS} characters, lowercase, "
+      "letters/digits/punctuation tokens, one line).\n\n")
     w(f"Selection: at most {max_per_label} documents per label in id-hash order, non-English at most "
       f"{max_foreign_share:.0%} of a label's cap. The shipped model is trained on all selected "
       "documents; the accuracies below come from a model with the same settings trained without "

@@ -55,6 +55,59 @@ def test_preprocess_is_lowercase_one_line_and_splits_punctuation():
     assert topic.preprocess("id 1234567") == "id 0"
 
 
+APACHE_HEADER = """/*
+ * Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file
+ * except in compliance with the License. You may obtain a copy of the License at
+ * http://www.apache.org/licenses/LICENSE-2.0
+ */
+"""
+
+C_BODY = """#include <stdio.h>
+#include <stdlib.h>
+
+static int count_lines(FILE *f) {
+    int c, n = 0;
+    while ((c = fgetc(f)) != EOF)
+        if (c == '\\n') n++;
+    return n;
+}
+"""
+
+
+def test_leading_comment_block_is_dropped_before_the_topic_model():
+    assert topic.without_leading_comments(APACHE_HEADER + C_BODY).strip() == C_BODY.strip()
+    hashed = "# Copyright 2020 The Authors\n# SPDX-License-Identifier: MIT\n\n" + PYTHON_SNIPPET
+    assert topic.without_leading_comments(hashed).strip() == PYTHON_SNIPPET.strip()
+    docstring = '"""Licence: BSD.\n\nMore words."""\n' + PYTHON_SNIPPET
+    assert topic.without_leading_comments(docstring).strip() == PYTHON_SNIPPET.strip()
+
+
+def test_a_shebang_stays_and_the_comments_after_it_go():
+    script = "#!/bin/sh\n# Copyright 2019 someone\n# GPL-2.0\nset -e\n" + "echo line\n" * 30
+    assert topic.without_leading_comments(script) == "#!/bin/sh\nset -e\n" + "echo line\n" * 30
+
+
+def test_texts_without_a_header_or_with_little_after_it_are_unchanged():
+    for text in (SPORTS, PYTHON_SNIPPET, '"Quoted," she said. ' * 5, "# Title\n\nA short note.",
+                 APACHE_HEADER + "int x;\n", "-- a dash line\n", "", "/* never closed " * 50):
+        assert topic.without_leading_comments(text) is text
+
+
+def test_topic_inputs_reuse_shared_preprocessing_where_nothing_was_dropped():
+    texts = [SPORTS, APACHE_HEADER + C_BODY]
+    pre = topic.preprocess_batch(texts)
+    inputs = topic.topic_inputs(texts, pre)
+    assert inputs[0] is pre[0]
+    assert inputs[1] == topic.preprocess(C_BODY.lstrip("\n")) == topic.topic_inputs(texts)[1]
+    assert "apache" not in inputs[1] and "apache" in pre[1]
+
+
+def test_a_shared_licence_header_does_not_decide_the_language(models):
+    topics, _ = topic.predict_topics([APACHE_HEADER + C_BODY, APACHE_HEADER + PYTHON_SNIPPET],
+                                     models.topic)
+    assert topics == ["code.c_cpp", "code.python"]
+
+
 def test_committed_model_is_small_and_knows_only_taxonomy_topics(models):
     assert os.path.getsize(models.paths["topic"]) <= 3 * 1024 * 1024
     labels = [l[len(topic.LABEL_PREFIX):] for l in models.topic.get_labels()]
