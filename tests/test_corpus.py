@@ -236,6 +236,32 @@ def test_sql_markup_and_config_files_get_their_own_labels():
     assert "code.markup_and_config" not in S.PROGRAM_LABELS and "code.java" in S.PROGRAM_LABELS
 
 
+def test_languages_without_a_topic_of_their_own_are_code_other_each_from_its_own_source():
+    assert [S.code_label(p) for p in ("pl/List.lua", "Archive/Tar.php", "ice-9/arrays.scm",
+                                      "autoload/ada.vim", "lib/Carp.pm", "lib/set.rb")] == \
+        ["code.other"] * 6
+    others = [s for s in S.SOURCES if s.name in S.OTHER_LANGUAGE_APT]
+    assert len(others) == 4 and all(s.domain == "code" and s.apt for s in others)
+
+
+def test_an_other_language_source_reads_its_files_and_skips_symbolic_links(tmp_path):
+    folder = tmp_path / "usr/share/lua/5.1/pl"
+    folder.mkdir(parents=True)
+    (folder / "List.lua").write_text("local List = {}\nfunction List.new(t) return t end\n" * 5)
+    (folder / "notes.txt").write_text("not code")
+    (tmp_path / "usr/share/lua/5.4").mkdir()
+    os.symlink(folder, tmp_path / "usr/share/lua/5.4/pl")
+
+    class Ctx:
+        def apt(self, pattern):
+            assert pattern == S.OTHER_LANGUAGE_APT["lua_penlight"][0]
+            return type("Pkg", (), {"spec": "apt:lua-penlight=1.0"})(), str(tmp_path)
+    units = S.plan_other_language("lua_penlight")(Ctx())
+    recs = [r for fn, kw in units for r in S.run_unit(fn, kw)[0]]
+    assert [r["id"] for r in recs] == ["lua_penlight:usr/share/lua/5.1/pl/List.lua"]
+    assert recs[0]["meta"]["label"] == "code.other" and recs[0]["source"] == "lua_penlight"
+
+
 def _tgz(path, files: dict) -> str:
     with tarfile.open(path, "w:gz") as tf:
         for name, text in files.items():
