@@ -6,8 +6,10 @@ search and a verification of the proposal against the default with several data-
 written to `ablations/fit.json`.
 
 Seeds: every sweep proxy trains with the sweep's own seed (common random numbers: the same initial
-weights and the same interleaving seed, so two runs differ in their mixture); the verification
-runs use fresh seeds the sweep never saw. On the same 24 cpu-demo candidates (concentration 5), one
+weights, the same interleaving seed and the same start of each domain's stream, so two runs differ
+in their mixture); the verification runs use fresh seeds the sweep never saw, which also read other
+windows of each domain (trainer config `data_start`; the figures below were measured before it,
+when every seed read each domain from its first token). On the same 24 cpu-demo candidates (concentration 5), one
 seed per run against the common seed: each domain's bits per byte followed its own weight more
 closely with the common seed (Spearman of weight against bpb: general -0.88 -> -0.92, math -0.88 ->
 -0.94, code +0.27 -> -0.44, multilingual -0.93 -> -0.95), but the objective's cross-validated

@@ -12,7 +12,12 @@ from mixtures.config import MixError
 from mixtures.value import main, value
 from test_trainer_helpers import TINY, make_mix, train_tokenizer, write_shard
 
-CONFIG = {**TINY, "name": "tiny-value", "eval_every": 20, "ckpt_every": 10, "keep_checkpoints": 2}
+# Streams start at token 0 here: the control never sees the candidate, so its bits per byte on it
+# is this 29k-parameter model's guess at unseen tokens, which swung from 7.97 to 9.58 between two
+# seeded windows of the base data (7.98-8.00 from token 0) and hid the treatment's clear gain from
+# a 2-seed verdict. Seeded starts are the trainer's default and are tested in test_trainer_*.
+CONFIG = {**TINY, "name": "tiny-value", "eval_every": 20, "ckpt_every": 10, "keep_checkpoints": 2,
+          "data_start": "beginning"}
 CYCLE = [40, 41, 42, 43, 44, 45, 46, 47, 48]       # the candidate: one token sequence, repeated
 
 

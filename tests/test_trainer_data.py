@@ -154,3 +154,38 @@ def test_continue_from_takes_the_shared_domains_offsets_moved_on_and_wrapped(mix
     assert moved.epoch["code"] == base.epoch["code"] + 1 + (base.pos["code"] + 7) // length
     row = moved.next_row(16)
     assert np.array_equal(row, concat(m, "train", "code")[moved.pos["code"] - 16:moved.pos["code"] + 1])
+
+
+def test_seeded_start_reads_a_seed_dependent_window_of_each_domain(mix):
+    m = Manifest(mix)
+    stream = concat(m, "train", "code")
+    a = MixedLoader(m, "train", seed=5, weights={"code": 1.0}, seeded_start=True)
+    start = a.pos["code"]
+    assert 0 <= start < len(stream)
+    row = a.next_row(16)
+    n = min(17, len(stream) - start)          # a row that reaches the end wraps to token 0
+    assert np.array_equal(row[:n], stream[start:start + n])
+    starts = {MixedLoader(m, "train", seed=s, weights={"code": 1.0}, seeded_start=True).pos["code"]
+              for s in range(6)}
+    assert len(starts) >= 5                    # seeds read different windows
+    assert MixedLoader(m, "train", seed=0, weights={"code": 1.0}).pos["code"] == 0   # the default
+
+
+def test_seeded_start_of_a_domain_ignores_the_other_domains_and_the_weights(mix):
+    m = Manifest(mix)
+    only_code = MixedLoader(m, "train", seed=7, weights={"code": 1.0}, seeded_start=True)
+    mixed = MixedLoader(m, "train", seed=7, weights={"code": 0.2, "general": 0.5, "math": 0.3},
+                        seeded_start=True)
+    assert only_code.pos["code"] == mixed.pos["code"]     # common random numbers across mixtures
+    alone = MixedLoader(m, "train", seed=7, weights={"general": 1.0}, seeded_start=True)
+    assert mixed.pos["general"] == alone.pos["general"]
+
+
+def test_a_seeded_stream_wraps_to_its_beginning(mix):
+    m = Manifest(mix)
+    ld = MixedLoader(m, "train", seed=3, weights={"math": 1.0}, seeded_start=True)
+    length = ld.streams["math"].length
+    stream = concat(m, "train", "math")
+    ld.pos["math"] = length - 5                   # fewer tokens left than a row needs
+    row = ld.next_row(16)
+    assert np.array_equal(row, stream[:17]) and ld.epoch["math"] == 1

@@ -166,6 +166,26 @@ def test_anneal_data_train_keeps_the_train_mix_to_the_end(tmp_path, mix, tiny):
         train_proxy(mix, str(tmp_path / "bad"), tiny, steps=4, overrides={"anneal_data": "val"})
 
 
+def test_data_order_seeds_start_each_domain_elsewhere_unless_told_to_begin_at_zero(tmp_path, mix, tiny):
+    from trainer import checkpoint
+    from trainer.data import Manifest, start_offset
+    length = {d: sum(s.tokens for s in Manifest(mix).split_shards("train", d)) for d in ("math",)}
+    pos = {}
+    for seed, start in ((1, "seeded"), (2, "seeded"), (1, "beginning")):
+        out = str(tmp_path / f"{seed}{start}")
+        train_proxy(mix, out, tiny, steps=2, seed=seed, domain_weights={"math": 1.0},
+                    overrides={"anneal_frac": 0.0, "data_start": start})
+        pos[seed, start] = checkpoint.load(checkpoint.latest(out)[1])["loader"]["train"]["pos"][0]
+    read = 2 * 128                                       # 2 steps of 128 targets
+    assert pos[1, "beginning"] == read
+    for seed in (1, 2):
+        assert pos[seed, "seeded"] == (start_offset(seed, "math", length["math"]) + read) % length["math"] \
+            or pos[seed, "seeded"] < read               # wrapped to the stream's beginning
+    assert pos[1, "seeded"] != pos[2, "seeded"]
+    with pytest.raises(ValueError, match="data_start"):
+        train_proxy(mix, str(tmp_path / "bad"), tiny, steps=2, overrides={"data_start": "random"})
+
+
 def test_bad_inputs(tmp_path, mix, tiny):
     bad = str(tmp_path / "mix")
     shutil.copytree(mix, bad)

@@ -22,6 +22,7 @@ DEFAULTS = {
     "steps": 200, "lr": 3e-3, "min_lr_frac": 0.1, "warmup_frac": 0.05, "schedule": "cosine",
     "decay_frac": 0.0, "anneal_frac": 0.1,
     "anneal_data": "anneal",       # the anneal phase reads the manifest's anneal shards; "train": the train mix
+    "data_start": "seeded",        # each domain's stream starts at an offset drawn from the seed; "beginning": token 0
     "weight_decay": 0.1, "betas": [0.9, 0.95], "adam_eps": 1e-8,
     "grad_clip": 1.0,
     # evaluation, checkpoints, guards
@@ -66,6 +67,8 @@ def resolve(config: str | dict, **overrides) -> dict:
             cfg[k] = v
     if cfg["anneal_data"] not in ("anneal", "train"):
         raise ValueError(f"anneal_data must be 'anneal' or 'train', got {cfg['anneal_data']!r}")
+    if cfg["data_start"] not in ("seeded", "beginning"):
+        raise ValueError(f"data_start must be 'seeded' or 'beginning', got {cfg['data_start']!r}")
     steps = int(cfg["steps"])
     cfg["steps"] = steps
     if cfg["eval_every"] is None:

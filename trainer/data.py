@@ -12,7 +12,13 @@ Mixing: each row comes from one domain, picked by deterministic stride schedulin
 weights (by default the realised token counts of the split's shards; the API may override them):
 every domain earns its weight in credit per row, the richest domain gives the row and pays the
 total. Over any window the realised shares track the weights within one row per domain. The seed
-only sets the initial credits, so different seeds interleave domains differently.
+sets the initial credits, so different seeds interleave domains differently; with `seeded_start`
+(the trainer's default, config `data_start`) it also sets where each domain's stream starts, so
+different seeds read different windows of each domain (data-order seeds). The start of a domain
+depends only on the seed, the domain's name and its stream's length, never on the other domains
+or the weights: runs of one seed on different mixtures read the same tokens of a domain, as far as
+each gets (common random numbers for proxy sweeps). A stream that started at an offset wraps to
+token 0 at its end (the epoch counter counts wraps).
 
 The loader's whole position (per-domain offsets, epochs, credits, rows served, and the tokens
 served per domain: seq_len targets per row) is a small dict of ints and floats: `state_dict()` /
@@ -22,6 +28,7 @@ weights reads on where that run stopped instead of re-reading the data it has se
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -127,10 +134,18 @@ class TokenStream:
         return out
 
 
+def start_offset(seed: int, domain: str, length: int) -> int:
+    """Where a seeded loader starts reading `domain`'s stream of `length` tokens: uniform over the
+    stream, from the seed and the domain's name only."""
+    name = int.from_bytes(hashlib.sha256(domain.encode("utf-8")).digest()[:8], "little")
+    return int(np.random.default_rng([int(seed), 0xDA7A, name]).integers(0, max(1, length)))
+
+
 class MixedLoader:
     """Rows of `seq_len + 1` tokens from the domains of one split, mixed by stride scheduling."""
 
-    def __init__(self, manifest: Manifest, split: str, seed: int = 0, weights: dict | None = None):
+    def __init__(self, manifest: Manifest, split: str, seed: int = 0, weights: dict | None = None,
+                 seeded_start: bool = False):
         self.split = split
         domains = manifest.domains(split)
         if not domains:
@@ -156,7 +171,8 @@ class MixedLoader:
                 raise DataError(f"{split} shards of domain {d!r} hold fewer than 2 tokens")
         rng = np.random.default_rng([seed, 0x5EED])
         self.credit = [float(x) for x in rng.random(len(self.domains)) * 0.5]
-        self.pos = {d: 0 for d in self.domains}
+        self.pos = {d: (start_offset(seed, d, self.streams[d].length) if seeded_start else 0)
+                    for d in self.domains}
         self.epoch = {d: 0 for d in self.domains}
         self.served = {d: 0 for d in self.domains}
         self.rows = 0

@@ -291,12 +291,13 @@ def _train(mix_dir, output_dir, config, steps, seed, dev, threads, domain_weight
          f"{', %d experts top-%d' % (cfg['moe_experts'], cfg['moe_top_k']) if cfg['moe_experts'] else ''}", rank)
     model.to(dev)
     opt = build_optimizer(model, cfg, dev)
-    train_loader = MixedLoader(manifest, "train", seed, weights=domain_weights)
+    seeded = cfg["data_start"] == "seeded"
+    train_loader = MixedLoader(manifest, "train", seed, weights=domain_weights, seeded_start=seeded)
     anneal_loader = None
     if sched.anneal_steps and cfg["anneal_data"] == "train":
         _log("anneal_data=train: the anneal phase decays the learning rate on the train mix", rank)
     elif sched.anneal_steps and manifest.domains("anneal"):
-        anneal_loader = MixedLoader(manifest, "anneal", seed)
+        anneal_loader = MixedLoader(manifest, "anneal", seed, seeded_start=seeded)
     elif sched.anneal_steps:
         _log("manifest has no anneal shards: the anneal phase keeps the train mix", rank)
     val = val_tokens(manifest, cfg["eval_tokens"])
