@@ -140,10 +140,9 @@ def without_leading_comments(text: str) -> str:
     m = _LEADING_COMMENTS.match(text, start, HEADER_SCAN_CHARS)
     if m is None or m.end() == start:
         return text
-    rest = text[m.end():]
-    if len(rest.strip()) < MIN_CHARS_AFTER_HEADER:
+    if len(text[m.end():m.end() + HEADER_SCAN_CHARS].strip()) < MIN_CHARS_AFTER_HEADER:
         return text
-    return text[:start] + rest if start else rest
+    return text[:start] + text[m.end():] if start else text[m.end():]
 
 
 def topic_inputs(texts: list[str], pre: list[str] | None = None) -> list[str]:

@@ -80,6 +80,8 @@ def test_leading_comment_block_is_dropped_before_the_topic_model():
     assert topic.without_leading_comments(hashed).strip() == PYTHON_SNIPPET.strip()
     docstring = '"""Licence: BSD.\n\nMore words."""\n' + PYTHON_SNIPPET
     assert topic.without_leading_comments(docstring).strip() == PYTHON_SNIPPET.strip()
+    giant = C_BODY * 20_000                              # about 3 MB after the header
+    assert topic.without_leading_comments(APACHE_HEADER + giant).strip() == giant.strip()
 
 
 def test_a_shebang_stays_and_the_comments_after_it_go():
