@@ -1,8 +1,9 @@
 """The topic tagger's prediction side: a supervised fastText classifier over `taxonomy.TOPICS`.
 
 Owns the text preprocessing shared by training and prediction (`preprocess`, `preprocess_batch`;
-`topic_inputs`: the same after a file's leading comment block), prediction (`predict_topics`), the language-aware assignment `tag_batch` uses
-(`topics_given_language`: confidently non-English prose never gets a code topic) and model loading.
+`topic_inputs`: the same after a file's leading comment block), prediction (`predict_topics`),
+the language-aware assignment `tag_batch` uses (`topics_given_language`: confidently non-English
+prose never gets a code topic) and model loading.
 Training, evaluation and the model card live in `taggers.topic_training`.
 """
 from __future__ import annotations
@@ -121,8 +122,9 @@ def _preprocess_chunk(texts: list[str], max_chars: int) -> list[str]:
 # block: C-style /* */, runs of lines opening with //, # (not #include, #define, #!), --, ; or %,
 # a leading """ docstring, <!-- -->. Prose rarely opens so; a markdown title (# ...) is lost, the
 # text after it is kept.
-_LEADING_COMMENTS = re.compile(r'(?:\s*(?:/\*.*?\*/|(?:(?://|#(?![A-Za-z!])|--|;|%)[^\n]*(?:\n|\Z))+'
-                               r'|"""(?:.*?)"""|<!--.*?-->))+', re.S)
+_LEADING_COMMENTS = re.compile(r'(?:\s*(?:/\*.*?\*/'
+                               r'|(?:(?://|#(?![A-Za-z!])|--|;|%)[^\n]*(?:\n|\Z))+'
+                               r'|""".*?"""|<!--.*?-->))+', re.S)
 HEADER_SCAN_CHARS = 20_000      # a comment block longer than this is not looked past
 MIN_CHARS_AFTER_HEADER = 100    # a file that is (almost) all comments keeps them
 
