@@ -189,29 +189,52 @@ def batch_lines(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     text, in order: lines lower-cased, each run of ASCII spaces/tabs collapsed to one space and
     trimmed. One numpy pass over the batch's joined bytes (poly ranges, fmix64), no Python work
     per line or per text but the encoding."""
-    buf = b"\xff".join([t.lower().encode("utf-8") for t in texts])
-    arr = np.frombuffer(buf, dtype=np.uint8)
-    if len(arr) == 0:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    ws = _WS[arr]
-    brk = (arr == 10) | (arr == _DOC_SEP)
-    prev = np.empty(len(arr), dtype=bool)
-    prev[0] = True
-    prev[1:] = ws[:-1] | brk[:-1]
-    arr = np.where(ws, np.uint8(32), arr)[~(ws & prev)]  # no space after a space, break or start
-    brk = (arr == 10) | (arr == _DOC_SEP)
-    nxt = np.empty(len(arr), dtype=bool)
-    nxt[-1:] = True
-    nxt[:-1] = brk[1:]
-    keep = ~((arr == 32) & nxt)                          # no space before a break or the end
-    arr, brk = arr[keep], brk[keep]
-    cut = np.flatnonzero(brk)
-    starts = np.concatenate([[0], cut + 1])
-    ends = np.concatenate([cut, [len(arr)]])
-    owner = np.concatenate([[0], np.cumsum(arr[cut] == _DOC_SEP)])
-    full = ends > starts
-    starts, ends, owner = starts[full], ends[full], owner[full]
-    return fmix64(poly_ranges64(arr.tobytes(), starts, ends)), ends - starts, owner
+    lines = _BatchLines(texts)
+    return lines.hashes, lines.ends - lines.starts, lines.owner
+
+
+class _BatchLines:
+    """The non-blank lines of a batch of texts as `batch_lines` normalises them: `data` holds the
+    batch's normalised bytes (a line ends in "\n", a text in _DOC_SEP), and each line its
+    [start, end) in it, its text's index and its hash."""
+
+    def __init__(self, texts: list[str]):
+        self.count = len(texts)
+        arr = np.frombuffer(b"\xff".join([t.lower().encode("utf-8") for t in texts]), dtype=np.uint8)
+        if len(arr) == 0:
+            self.data = arr
+            self.starts = self.ends = self.owner = np.zeros(0, dtype=np.int64)
+            self.hashes = np.zeros(0, dtype=np.uint64)
+            return
+        ws = _WS[arr]
+        brk = (arr == 10) | (arr == _DOC_SEP)
+        prev = np.empty(len(arr), dtype=bool)
+        prev[0] = True
+        prev[1:] = ws[:-1] | brk[:-1]
+        arr = np.where(ws, np.uint8(32), arr)[~(ws & prev)]  # no space after a space, break or start
+        brk = (arr == 10) | (arr == _DOC_SEP)
+        nxt = np.empty(len(arr), dtype=bool)
+        nxt[-1:] = True
+        nxt[:-1] = brk[1:]
+        keep = ~((arr == 32) & nxt)                          # no space before a break or the end
+        arr, brk = arr[keep], brk[keep]
+        cut = np.flatnonzero(brk)
+        starts = np.concatenate([[0], cut + 1])
+        ends = np.concatenate([cut, [len(arr)]])
+        owner = np.concatenate([[0], np.cumsum(arr[cut] == _DOC_SEP)])
+        full = ends > starts
+        self.data = arr
+        self.starts, self.ends, self.owner = starts[full], ends[full], owner[full]
+        self.hashes = fmix64(poly_ranges64(arr.tobytes(), self.starts, self.ends))
+
+    def without(self, drop: np.ndarray) -> list[bytes]:
+        """Each text's normalised bytes without the lines where `drop` is True (a line goes with
+        its line break; blank lines stay as bare breaks)."""
+        marks = np.zeros(len(self.data) + 2, dtype=np.int32)
+        marks[self.starts[drop]] += 1
+        marks[self.ends[drop] + 1] -= 1
+        gone = (np.cumsum(marks[:len(self.data)]) > 0) & (self.data != _DOC_SEP)
+        return self.data[~gone].tobytes().split(b"\xff")
 
 
 def distinct_per_text(hashes: np.ndarray, owner: np.ndarray) -> np.ndarray:
@@ -263,27 +286,43 @@ def signature_text(text: str, repeated: np.ndarray, config: DedupConfig,
 
 
 def signature_texts(texts: list[str], repeated: np.ndarray, config: DedupConfig) -> list[str]:
-    """`signature_text` of every text of a batch from one `batch_lines` pass: a text without a
-    repeated line is signed as it is (dropping blank lines changes none of its shingles)."""
+    """`signature_text` of every text of a batch, up to case and whitespace (the same shingles,
+    so the same signature): a text with a repeated line is given as its other lines in
+    `batch_lines`' normalised form, from one numpy pass over the batch."""
     if config.signature_lines == "all" or len(repeated) == 0:
         return list(texts)
-    hashes, _, owner = batch_lines(texts)
-    hit = _members(hashes, repeated)
+    return signature_texts_and_shares(texts, repeated, config)[0]
+
+
+def signature_texts_and_shares(texts: list[str], repeated: np.ndarray,
+                               config: DedupConfig) -> tuple[list[str], np.ndarray]:
+    """(`signature_texts`, `line_shares`) of a batch from one line split and hash."""
+    lines = _BatchLines(texts)
+    hit = _members(lines.hashes, repeated)
+    shares = _shares(lines, hit)
     out = list(texts)
-    if hit.any():
-        bounds = np.searchsorted(owner, np.arange(len(texts) + 1))
-        for i in np.unique(owner[hit]).tolist():
-            out[i] = signature_text(texts[i], repeated, config, hashes[bounds[i]:bounds[i + 1]])
-    return out
+    if config.signature_lines == "all" or not hit.any():
+        return out, shares
+    left = lines.without(hit)
+    for i in np.unique(lines.owner[hit]).tolist():
+        text = left[i].decode("utf-8")
+        size = len(text.split()) if config.shingle_kind == "word" else len(" ".join(text.split()))
+        if size >= config.shingle:
+            out[i] = text
+    return out, shares
 
 
 def line_shares(texts: list[str], repeated: np.ndarray) -> np.ndarray:
     """LINE_SHARE_SIGNAL of each text: the share of its line characters (batch_lines hashes and
     sizes) on lines in `repeated` (0 for a text without lines)."""
-    hashes, sizes, owner = batch_lines(texts)
-    total = np.bincount(owner, weights=sizes, minlength=len(texts))
-    rep = _members(hashes, repeated)
-    rep_chars = np.bincount(owner[rep], weights=sizes[rep], minlength=len(texts))
+    lines = _BatchLines(texts)
+    return _shares(lines, _members(lines.hashes, repeated))
+
+
+def _shares(lines: _BatchLines, hit: np.ndarray) -> np.ndarray:
+    sizes, owner = lines.ends - lines.starts, lines.owner
+    total = np.bincount(owner, weights=sizes, minlength=lines.count)
+    rep_chars = np.bincount(owner[hit], weights=sizes[hit], minlength=lines.count)
     return np.where(total > 0, rep_chars / np.maximum(total, 1), 0.0)
 
 
@@ -463,7 +502,9 @@ class BucketEntries(beam.DoFn):
 class NearEntries(BucketEntries):
     """signature_lines "unrepeated": a batch of rows -> (shard, (band keys, nodes, [])) with every
     signature (and shingle set, output `sets`) computed on signature_text, given the repeated lines
-    as a side input (the Repeated stage's arrays, merged and sorted once per worker).
+    as a side input (the Repeated stage's arrays, merged and sorted once per worker); on output
+    `shares`, (id, (2, LINE_SHARE_SIGNAL)) for each row with a repeated line, from the same line
+    split, for the Finish join (which then splits no line).
 
     It reads the row batches again rather than a (row, line hashes) output of BucketEntries, which
     would spare a second line split: with that design the tag job on the sample x 4 stopped twice
@@ -478,9 +519,12 @@ class NearEntries(BucketEntries):
         if self._repeated is None:
             self._repeated = _merged(repeated_lines)
         entries: dict[int, tuple] = {}
-        texts = signature_texts([r["text"] for r in rows], self._repeated, self.c)
+        texts, shares = signature_texts_and_shares([r["text"] for r in rows], self._repeated, self.c)
         yield from self.band_entries(rows, texts, entries)
         yield from _emit_records(entries)
+        for row, share in zip(rows, shares.tolist()):
+            if share > 0:
+                yield beam.pvalue.TaggedOutput("shares", (row["id"], (2, share)))
 
 
 # quality_signals as the tag job writes them (before and after this step adds the line share)
@@ -695,11 +739,13 @@ def _labels(keyed, rounds):
 
 
 class Finish(beam.DoFn):
-    """A batch of (id, [(0, row), (1, rep node)]) -> each row with dup columns, line share and
-    contamination flags; a stats event per row on output `events`."""
+    """A batch of (id, [(0, row), (1, rep node), (2, line share)]) -> each row with dup columns,
+    line share and contamination flags; a stats event per row on output `events`. With
+    `shares_joined` a row without (2, share) has none; else the shares are computed here."""
 
-    def __init__(self, config: DedupConfig):
+    def __init__(self, config: DedupConfig, shares_joined: bool = False):
         self.c = config
+        self.shares_joined = shares_joined
         self.names = sorted(config.benchmarks)
         self.tables = [config.benchmarks[n]["hashes"] for n in self.names]
         self._repeated = None
@@ -708,17 +754,20 @@ class Finish(beam.DoFn):
         c = self.c
         joined = []
         for doc_id, values in batch:
-            rows, reps = _sides(values, 2)
-            if len(rows) != 1 or len(reps) > 1:
+            rows, reps, shares = _sides(values, 3)
+            if len(rows) != 1 or len(reps) > 1 or len(shares) > 1:
                 raise RuntimeError(
                     f"dedup join of id {doc_id!r} found {len(rows)} rows and {len(reps)} labels: a "
                     "row was lost before the join (seen twice on the local multi-process runner "
                     "under load); nothing is published, run the same command again")
-            joined.append((doc_id, rows[0], reps))
-        if self._repeated is None:
-            self._repeated = _merged(repeated_lines)
-        shares = line_shares([r["text"] for _, r, _ in joined], self._repeated).tolist()
-        for (doc_id, row, reps), share in zip(joined, shares):
+            joined.append((doc_id, rows[0], reps, shares[0] if shares else 0.0))
+        if self.shares_joined:
+            shares = [share for *_, share in joined]
+        else:
+            if self._repeated is None:
+                self._repeated = _merged(repeated_lines)
+            shares = line_shares([r["text"] for _, r, *_ in joined], self._repeated).tolist()
+        for (doc_id, row, reps, _), share in zip(joined, shares):
             row = _unpacked(row)
             row["quality_signals"][LINE_SHARE_SIGNAL] = share
             rep_id = id_of(reps[0], c.representative) if reps else doc_id
@@ -761,7 +810,7 @@ class Dedup(beam.PTransform):
             # the pass waits on the line counts, so its input is stored: only what signing reads
             slim = batches | "NearInput" >> beam.Map(_near_input)
             near_entries = slim | "NearBuckets" >> beam.ParDo(
-                NearEntries(c), beam.pvalue.AsList(repeated)).with_outputs("sets", main="entries")
+                NearEntries(c), beam.pvalue.AsList(repeated)).with_outputs("sets", "shares", main="entries")
             bucket_entries = ((entries.entries, near_entries.entries)
                               | "AllBucketEntries" >> beam.Flatten())
             sets = near_entries.sets
@@ -794,12 +843,15 @@ class Dedup(beam.PTransform):
                       | "ClusterSize" >> beam.CombinePerKey(sum)
                       | "ClusterEvents" >> beam.Map(lambda kv: ("dup_cluster", kv[1])))
         rep = c.representative
-        finished = ((rows | "RowById" >> beam.Map(lambda r: (r["id"], (0, _packed(r)))),
-                     labels | "LabelById" >> beam.Map(lambda kv: (id_of(kv[0], rep), (1, kv[1]))))
+        joined = [rows | "RowById" >> beam.Map(lambda r: (r["id"], (0, _packed(r)))),
+                  labels | "LabelById" >> beam.Map(lambda kv: (id_of(kv[0], rep), (1, kv[1])))]
+        if strip:
+            joined.append(near_entries.shares)
+        finished = (joined
                     | "RowsAndLabels" >> beam.Flatten()
                     | "JoinLabels" >> beam.GroupByKey()
                     | "FinishBatch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self.batch_size)
-                    | "Finish" >> beam.ParDo(Finish(c), beam.pvalue.AsList(repeated))
+                    | "Finish" >> beam.ParDo(Finish(c, shares_joined=strip), beam.pvalue.AsList(repeated))
                     .with_outputs("events", main="rows"))
         events.append(finished.events)
         return finished.rows, tuple(events) | "DedupEvents" >> beam.Flatten()

@@ -318,8 +318,18 @@ def test_batch_signature_texts_and_line_shares_equal_the_per_text_ones():
     texts += ["no repeated line at all\n\n\nhere", "shared header line", "", "Shared header line\nfour words here now"]
     table = repeated_line_table(texts, 3)
     on = DedupConfig(signature_lines="unrepeated", shingle=5)
+    texts += ["Body With  Case\nshared header line\n\u0130stanbul \u00c9t\u00c9 \u03a3\u039f\u03a3\n\n\ttail\t",
+              "\n\nshared header line\n\n"]
     batch = signature_texts(texts, table, on)
-    assert [b.split() for b in batch] == [signature_text(t, table, on).split() for t in texts]
+    # the batch gives the other lines in the line count's normalised form: the same words up to case
+    assert [b.lower().split() for b in batch] == [signature_text(t, table, on).lower().split() for t in texts]
+    assert batch[-2] != texts[-2] and batch[-1] == texts[-1]  # all lines repeated: signed on the full text
+    for kind, n in (("word", 5), ("word", 2), ("char", 3)):   # and so the same signatures
+        c = DedupConfig(signature_lines="unrepeated", shingle=n, shingle_kind=kind)
+        hasher = MinHasher(c.num_perm, c.seed, c.shingle, c.shingle_kind, c.hash_name)
+        one_by_one = [signature_text(t, table, c) for t in texts]
+        assert np.array_equal(hasher.signatures(signature_texts(texts, table, c))[0],
+                              hasher.signatures(one_by_one)[0])
     shares = line_shares(texts, table)
     header = len("shared header line")
     assert shares[0] == pytest.approx(2 * header / (2 * header + len("body 0 has five words")))
