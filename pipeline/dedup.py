@@ -11,17 +11,19 @@ graph, connected components, representatives, line-level dedup counts and decont
   (document, band) was an element), band keys travelling as one numpy array per shard and batch
   and grouped inside the shard by sorting; every member is linked to the bucket's smallest member
   (a star, never all pairs), so a bucket of k documents gives k - 1 edges.
-- Optional exact Jaccard check of the near (band) edges: shingle sets travel concatenated, one
-  record per shard of the node (`shards`) and batch; one join (a Flatten and a GroupByKey, as for
-  the labels) brings each edge end to its node's shard, where the end's set is attached, and a
-  group by edge pairs them; edges under the threshold are dropped (counted).
+- Optional exact Jaccard check of the near (band) edges: each shard of buckets sends its distinct
+  near edges, batched, to the set shard (`shards`) of each end; one join (a Flatten and a
+  GroupByKey, as for the labels) brings them to the ends' shingle sets, which travel concatenated,
+  one record per set shard and batch; each end's set goes on, batched, to the set shard of the
+  edge's first node, where the two halves meet and edges under the threshold are dropped
+  (counted). No shuffle carries one element per edge.
 - Connected components: the large-star / small-star algorithm (Kiveris et al., SoCC 2014),
   unrolled `cc_rounds` times inside the one pipeline (Beam has no loops; one pipeline per round
   would pay job start-up and a full materialisation per round, and the graph only holds the
-  documents that have a duplicate, so extra rounds on a converged graph are cheap). After the
-  last round every component must be a star around its smallest node; `Labels` checks that for
-  every node and fails the job loudly (ComponentsNotConverged) when it is not, naming the fix
-  (`--cc-rounds`).
+  documents that have a duplicate, so extra rounds on a converged graph are cheap). Edges cross
+  each round's shuffles batched by the shard of their source node. After the last round every
+  component must be a star around its smallest node; `Labels` checks that for every node and
+  fails the job loudly (ComponentsNotConverged) when it is not, naming the fix (`--cc-rounds`).
 - Node keys order the representative: the id itself (smallest id, Python string order), or for
   `representative="quality"` a fixed-width (1 - quality) prefix then the id, so the smallest key
   is the highest quality, ties to the smallest id. The component's smallest key is its
@@ -566,11 +568,13 @@ def _merged(repeated_lines) -> np.ndarray:
     return np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, np.uint64)
 
 
-def star_edges(keyed):
+def star_edges(keyed, check_shards: int = 0):
     """(shard, records of (band keys as uint64 bytes, nodes, [(exact/url key, node)])) -> for every
     bucket of the shard with k > 1 distinct members, k - 1 edges (smallest node, other node) tagged
     by kind, and a size event (output `events`). Band keys are sorted with numpy; only the entries
-    of keys seen more than once reach Python."""
+    of keys seen more than once reach Python. With `check_shards` the near edges go instead, each
+    once, to the set shard of each of their two ends on output `near_ends`, as (set shard, (0,
+    (first nodes, second nodes))), one element per set shard."""
     _, records = keyed
     arrays, nodes, buckets = [], [], {}
     for keys, key_nodes, pairs in records:
@@ -588,14 +592,26 @@ def star_edges(keyed):
         ends = np.flatnonzero(same & ~np.concatenate([same[1:], [False]])) + 2  # one past each run
         for a, b in zip(first.tolist(), ends.tolist()):
             groups.append(("near", [nodes[i] for i in order[a:b].tolist()]))
+    near = set()
     for kind, group in groups:
         members = sorted(set(group))
         if len(members) < 2:
             continue
         yield beam.pvalue.TaggedOutput("events", ("dup_bucket", kind, len(members)))
         root = members[0]
+        if check_shards and kind == "near":
+            near.update((root, v) for v in members[1:])
+            continue
         for v in members[1:]:
             yield (kind, (root, v))
+    by_shard: dict[int, tuple[list, list]] = {}
+    for edge in near:
+        for shard in {set_shard(edge[0], check_shards), set_shard(edge[1], check_shards)}:
+            held = by_shard.setdefault(shard, ([], []))
+            held[0].append(edge[0])
+            held[1].append(edge[1])
+    for shard, held in by_shard.items():
+        yield beam.pvalue.TaggedOutput("near_ends", (shard, (0, held)))
 
 
 def _members(values: np.ndarray, sorted_table: np.ndarray) -> np.ndarray:
@@ -619,12 +635,6 @@ def set_shard(node: str, shards: int) -> int:
     return zlib.crc32(node.encode("utf-8")) % shards
 
 
-def _edge_ends(edge, shards: int):
-    """A candidate edge (u, v), sent to the set shard of each of its two ends."""
-    yield (set_shard(edge[0], shards), edge)
-    yield (set_shard(edge[1], shards), edge)
-
-
 def _tagged(tag: int):
     """(key, value) -> (key, (tag, value)): one side of a join done as a Flatten and one
     GroupByKey (`_sides`), which costs about half of CoGroupByKey's tagging and regrouping."""
@@ -639,103 +649,146 @@ def _sides(values, count: int) -> list[list]:
     return out
 
 
-def _set_per_edge(keyed):
-    """(set shard, [(0, edge with an end in it) and (1, (nodes, sizes, sets)) as BucketEntries
-    emits the sets]) -> (edge, (node, its set as uint32 bytes)) for each end of each edge held here
-    (an end without a set sends nothing: its edge then fails the check)."""
-    edges, batches = _sides(keyed[1], 2)
+def edge_halves(keyed, shards: int):
+    """(set shard, [(0, (first nodes, second nodes)) of near edges with an end in it, and
+    (1, (nodes, sizes, sets)) as BucketEntries emits the sets]) -> for each distinct edge, the
+    shingle set of each end held here, sent to the edge's check shard (the set shard of its first
+    node): (check shard, (first nodes, second nodes, end index (0/1) as uint8 bytes, set sizes as
+    int64 bytes, the sets concatenated as uint32 bytes)), one element per check shard. An end
+    without a set sends nothing: its edge then fails the check."""
+    shard, joined = keyed
+    batches, set_batches = _sides(joined, 2)
+    edges = {edge for firsts, seconds in batches for edge in zip(firsts, seconds)}
     if not edges:
         return
     wanted = {node for edge in edges for node in edge}
     sets = {}
-    for nodes, sizes, values in batches:
+    for nodes, sizes, values in set_batches:
         size = np.frombuffer(sizes, dtype=np.int64)
         ends = np.cumsum(size)
         for node, a, b in zip(nodes, (ends - size).tolist(), ends.tolist()):
             if node in wanted:
                 sets[node] = values[4 * a:4 * b]  # uint32: 4 bytes a hash
-    for edge in edges:
-        for node in edge:
-            if node in sets:
-                yield (edge, (node, sets[node]))
+    out: dict[int, tuple] = {}
+    for edge in sorted(edges):
+        for end, node in enumerate(edge):
+            if node in sets and set_shard(node, shards) == shard:
+                held = out.setdefault(set_shard(edge[0], shards), ([], [], [], []))
+                held[0].append(edge[0])
+                held[1].append(edge[1])
+                held[2].append(end)
+                held[3].append(sets[node])
+    for dest, (firsts, seconds, which, held_sets) in out.items():
+        sizes = np.fromiter(map(len, held_sets), dtype=np.int64, count=len(held_sets)) // 4
+        yield (dest, (firsts, seconds, np.array(which, dtype=np.uint8).tobytes(), sizes.tobytes(),
+                      b"".join(held_sets)))
 
 
 class CheckJaccard(beam.DoFn):
-    """(edge, [(node, shingle set as uint32 bytes) of its ends]) -> the edge when the exact
-    Jaccard of the two sets reaches the threshold; a ("dup_pair", kept) event per edge on output
-    `events`."""
+    """(check shard, the edge halves `edge_halves` sent there) -> each edge whose two ends' exact
+    shingle-set Jaccard reaches the threshold; on output `events`, one ("dup_pairs", checked,
+    rejected) per shard and one ("dup_near_edges", kept)."""
 
     def __init__(self, threshold):
         self.threshold = threshold
 
     def process(self, keyed):
-        edge, ends = keyed
-        sets = dict(ends)
-        ok = len(sets) == 2 and jaccard(_u32(sets[edge[0]]), _u32(sets[edge[1]])) >= self.threshold
-        yield beam.pvalue.TaggedOutput("events", ("dup_pair", ok))
-        if ok:
-            yield edge
+        ends: dict[tuple, list] = {}
+        for firsts, seconds, which, sizes, values in keyed[1]:
+            size = np.frombuffer(sizes, dtype=np.int64)
+            stops = np.cumsum(size)
+            for edge, end, a, b in zip(zip(firsts, seconds), which, (stops - size).tolist(), stops.tolist()):
+                ends.setdefault(edge, [None, None])[end] = values[4 * a:4 * b]
+        kept = 0
+        for edge in sorted(ends):
+            first, second = ends[edge]
+            if first is not None and second is not None and jaccard(_u32(first), _u32(second)) >= self.threshold:
+                kept += 1
+                yield edge
+        yield beam.pvalue.TaggedOutput("events", ("dup_pairs", len(ends), len(ends) - kept))
+        yield beam.pvalue.TaggedOutput("events", ("dup_near_edges", kept))
 
 
-def _both_ways(edge):
-    u, v = edge
-    yield (u, v)
-    yield (v, u)
+def _directed(edges, shards: int):
+    """Undirected edges (u, v) -> each way once, (u, v) and (v, u), batched by the shard of the
+    source: (shard, (sources, targets)), one element per shard."""
+    out: dict[int, tuple[list, list]] = {}
+    for u, v in edges:
+        for a, b in ((u, v), (v, u)):
+            held = out.setdefault(set_shard(a, shards), ([], []))
+            held[0].append(a)
+            held[1].append(b)
+    yield from out.items()
 
 
-def _large_star(keyed):
-    u, nbrs = keyed
-    nbrs = set(nbrs)
-    m = min(min(nbrs), u)
-    for v in nbrs:
-        if v > u:
-            yield (m, v)
+def _neighbours(keyed) -> dict:
+    """(shard, [(sources, targets)] of `_directed`) -> {node: set of its neighbours}."""
+    adj: dict[str, set] = {}
+    for sources, targets in keyed[1]:
+        for u, v in zip(sources, targets):
+            adj.setdefault(u, set()).add(v)
+    return adj
 
 
-def _small_star(keyed):
-    u, nbrs = keyed
-    low = {v for v in nbrs if v <= u}
-    if not low:
-        return
-    m = min(low)
-    for v in low | {u}:
-        if v != m:
-            yield (m, v)
+def _large_star(keyed, shards: int):
+    """Large star on a shard's nodes: each neighbour larger than its node is linked to the
+    smallest of the node's neighbourhood (node included)."""
+    out = []
+    for u, nbrs in _neighbours(keyed).items():
+        m = min(min(nbrs), u)
+        out.extend((m, v) for v in nbrs if v > u)
+    yield from _directed(out, shards)
+
+
+def _small_star(keyed, shards: int):
+    """Small star on a shard's nodes: a node and its neighbours not larger than it are linked to
+    the smallest of them."""
+    out = []
+    for u, nbrs in _neighbours(keyed).items():
+        low = {v for v in nbrs if v <= u}
+        if low:
+            m = min(low)
+            out.extend((m, v) for v in low | {u} if v != m)
+    yield from _directed(out, shards)
 
 
 class ConnectedComponents(beam.PTransform):
     """Undirected edges (u, v) of node keys -> (node, component's smallest node) for every node
-    on an edge, by `rounds` unrolled large-star + small-star rounds and a star check."""
+    on an edge, by `rounds` unrolled large-star + small-star rounds and a star check. The edges
+    cross each shuffle batched by the shard of their source node (`shards` groups, one element
+    per shard and producing bundle), never one element per edge."""
 
-    def __init__(self, rounds: int):
+    def __init__(self, rounds: int, shards: int = 64):
         super().__init__()
         self.rounds = rounds
+        self.shards = shards
 
     def expand(self, edges):
+        shards = self.shards
+        adjacent = (edges
+                    | "EdgeBatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=4096)
+                    | "Directed" >> beam.FlatMap(_directed, shards))
         for i in range(self.rounds):
-            edges = (edges
-                     | f"LargeOut{i}" >> beam.FlatMap(_both_ways)
-                     | f"LargeGroup{i}" >> beam.GroupByKey()
-                     | f"LargeStar{i}" >> beam.FlatMap(_large_star)
-                     | f"SmallOut{i}" >> beam.FlatMap(_both_ways)
-                     | f"SmallGroup{i}" >> beam.GroupByKey()
-                     | f"SmallStar{i}" >> beam.FlatMap(_small_star))
-        rounds = self.rounds
-        return (edges
-                | "CheckOut" >> beam.FlatMap(lambda e: [(e[0], ("child", e[1])), (e[1], ("parent", e[0]))])
+            adjacent = (adjacent
+                        | f"LargeGroup{i}" >> beam.GroupByKey()
+                        | f"LargeStar{i}" >> beam.FlatMap(_large_star, shards)
+                        | f"SmallGroup{i}" >> beam.GroupByKey()
+                        | f"SmallStar{i}" >> beam.FlatMap(_small_star, shards))
+        return (adjacent
                 | "CheckGroup" >> beam.GroupByKey()
-                | "Labels" >> beam.FlatMap(_labels, rounds))
+                | "Labels" >> beam.FlatMap(_labels, self.rounds))
 
 
 def _labels(keyed, rounds):
-    node, links = keyed
-    parents = {v for k, v in links if k == "parent"}
-    children = any(k == "child" for k, _ in links)
-    if len(parents) > 1 or (parents and children):
-        raise ComponentsNotConverged(
-            f"connected components did not converge in {rounds} large-star/small-star rounds "
-            f"(node {node[:80]!r} is not yet in a star); rerun with a larger --cc-rounds")
-    yield (node, min(parents) if parents else node)
+    """A shard's nodes after the last round -> (node, its star's centre); each must be a centre
+    (all neighbours larger) or a leaf (exactly one neighbour, smaller), else the job fails."""
+    for node, nbrs in _neighbours(keyed).items():
+        low = [v for v in nbrs if v < node]
+        if low and len(nbrs) > 1:
+            raise ComponentsNotConverged(
+                f"connected components did not converge in {rounds} large-star/small-star rounds "
+                f"(node {node[:80]!r} is not yet in a star); rerun with a larger --cc-rounds")
+        yield (node, low[0] if low else node)
 
 
 class Finish(beam.DoFn):
@@ -814,30 +867,31 @@ class Dedup(beam.PTransform):
             bucket_entries = ((entries.entries, near_entries.entries)
                               | "AllBucketEntries" >> beam.Flatten())
             sets = near_entries.sets
+        check = c.shards if c.exact_jaccard_check else 0
         stars = (bucket_entries
                  | "GroupBuckets" >> beam.GroupByKey()
-                 | "StarEdges" >> beam.FlatMap(star_edges).with_outputs("events", main="edges"))
-        near = (stars.edges | "NearOnly" >> beam.Filter(lambda e: e[0] == "near")
-                            | "NearPair" >> beam.Map(lambda e: e[1])
-                            | "DistinctNear" >> beam.Distinct())
+                 | "StarEdges" >> beam.FlatMap(star_edges, check).with_outputs("events", "near_ends", main="edges"))
         events = [stars.events]
-        if c.exact_jaccard_check:
-            # one join brings each end's shingle set to its edges, a group by edge pairs them up
-            checked = ((near | "EdgeEnds" >> beam.FlatMap(_edge_ends, c.shards) | "TagEdges" >> beam.Map(_tagged(0)),
-                        sets | "TagSets" >> beam.Map(_tagged(1)))
+        if check:
+            # each end's shingle set joins its edges in the end's set shard (one Flatten and one
+            # GroupByKey), and the two halves of an edge meet in its first node's set shard
+            checked = ((stars.near_ends, sets | "TagSets" >> beam.Map(_tagged(1)))
                        | "EdgesAndSets" >> beam.Flatten()
                        | "JoinSets" >> beam.GroupByKey()
-                       | "SetPerEdge" >> beam.FlatMap(_set_per_edge)
-                       | "GroupByEdge" >> beam.GroupByKey()
+                       | "EdgeHalves" >> beam.FlatMap(edge_halves, c.shards)
+                       | "GroupHalves" >> beam.GroupByKey()
                        | "Jaccard" >> beam.ParDo(CheckJaccard(c.threshold)).with_outputs("events", main="edges"))
             near = checked.edges
             events.append(checked.events)
-        events.append(near | "NearEvents" >> beam.Map(lambda e: ("dup_near_edge",)))
+        else:
+            near = (stars.edges | "NearOnly" >> beam.Filter(lambda e: e[0] == "near")
+                                | "NearPair" >> beam.Map(lambda e: e[1])
+                                | "DistinctNear" >> beam.Distinct())
+            events.append(near | "NearEvents" >> beam.Map(lambda e: ("dup_near_edges", 1)))
         other = (stars.edges | "ExactUrl" >> beam.Filter(lambda e: e[0] != "near")
                              | "ExactUrlPair" >> beam.Map(lambda e: e[1]))
-        edges = ((near, other) | "AllEdges" >> beam.Flatten()
-                               | "DistinctEdges" >> beam.Distinct())
-        labels = edges | "Components" >> ConnectedComponents(c.cc_rounds)
+        edges = (near, other) | "AllEdges" >> beam.Flatten()  # components drop repeated edges
+        labels = edges | "Components" >> ConnectedComponents(c.cc_rounds, c.shards)
         events.append(labels
                       | "ByRep" >> beam.Map(lambda kv: (kv[1], 1))
                       | "ClusterSize" >> beam.CombinePerKey(sum)

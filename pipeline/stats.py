@@ -55,11 +55,11 @@ def _add_dup_event(d: dict, event: tuple):
             d[bucket_kind] += size - 1
         _add(d["buckets_by_kind"], bucket_kind)
         d["largest_bucket"] = max(d["largest_bucket"], size)
-    elif kind == "dup_pair":
-        d["near_pairs_checked"] += 1
-        d["near_pairs_rejected"] += 0 if event[1] else 1
-    elif kind == "dup_near_edge":
-        d["near"] += 1
+    elif kind == "dup_pairs":
+        d["near_pairs_checked"] += event[1]
+        d["near_pairs_rejected"] += event[2]
+    elif kind == "dup_near_edges":
+        d["near"] += event[1]
     elif kind == "dup_cluster":
         d["duplicate_clusters"] += 1
         _add(d["cluster_size_histogram"], str(event[1]))

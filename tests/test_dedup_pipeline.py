@@ -173,7 +173,7 @@ def test_exact_jaccard_check_drops_boilerplate_links(tmp_path):
     assert len({r["dup_cluster"] for r in a}) < len({r["dup_cluster"] for r in b})
     got = {r["id"]: r["dup_cluster"] for r in b}
     assert got["h9"] == "h0"
-    assert sum(1 for e in ev if e[0] == "dup_pair" and not e[1]) > 0
+    assert sum(e[2] for e in ev if e[0] == "dup_pairs") > 0
 
 
 def _components(edges, rounds, tmp_path, name):
@@ -246,11 +246,11 @@ def test_stats_count_duplicates_by_domain_source_and_benchmark():
     from pipeline.stats import StatsFn
     fn = StatsFn()
     events = [("dup_bucket", "exact", 3), ("dup_bucket", "url", 2), ("dup_bucket", "near", 4),
-              ("dup_pair", True), ("dup_pair", False), ("dup_near_edge",), ("dup_cluster", 4),
+              ("dup_pairs", 2, 1), ("dup_near_edges", 1), ("dup_cluster", 4),
               ("dup_doc", False, True, "code", "a", True, ()), ("dup_doc", True, True, "code", "a", False, ("mmlu",)),
               ("dup_doc", True, True, "math", "b", False, ("mmlu", "gsm8k")), ("dup_doc", False, False, "math", "b", False, ())]
     accs = []
-    for half in (events[:5], events[5:]):  # counted on two workers, then merged
+    for half in (events[:4], events[4:]):  # counted on two workers, then merged
         acc = fn.create_accumulator()
         for e in half:
             acc = fn.add_input(acc, e)
@@ -362,7 +362,8 @@ def test_unrepeated_signature_lines_with_the_exact_check_on_two_workers(tmp_path
     got = {r["id"]: r["dup_cluster"] for r in out}
     assert got["n0"] == "h0" and got["o2"] == "o1"
     assert sum(1 for r in out if r["is_dup"]) == 2
-    assert all(e[1] for e in events if e[0] == "dup_pair")  # only the true pairs were candidates
+    assert sum(e[1] for e in events if e[0] == "dup_pairs") > 0
+    assert sum(e[2] for e in events if e[0] == "dup_pairs") == 0  # only the true pairs were candidates
 
 
 def test_the_default_setting_is_the_dev_chosen_one_and_separates_header_sharing_documents(tmp_path):
@@ -403,7 +404,7 @@ def _numpy_inside(value) -> bool:
 
 def test_shuffled_elements_hold_no_numpy_arrays_and_the_sets_survive_as_bytes():
     # Beam's default coder pickles a numpy array (about 30 us a round trip); bytes are copied.
-    from pipeline.dedup import (BucketEntries, CheckJaccard, NearEntries, _repeated_lines, _set_per_edge,
+    from pipeline.dedup import (BucketEntries, CheckJaccard, NearEntries, _repeated_lines, edge_halves,
                                 set_shard, star_edges)
     rows = _corpus(n_base=200)[:300] + _header_corpus()              # near and exact copies, a shared header
     c = DedupConfig(signature_lines="unrepeated")
@@ -416,31 +417,40 @@ def test_shuffled_elements_hold_no_numpy_arrays_and_the_sets_survive_as_bytes():
     near = NearEntries(c)
     near.setup()
     out2 = list(near.process(rows, repeated))
-    sets = [o.value for o in out2 if isinstance(o, beam.pvalue.TaggedOutput)]
+    sets = [o.value for o in out2 if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == "sets"]
+    shares = [o.value for o in out2 if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == "shares"]
     entries += [o for o in out2 if not isinstance(o, beam.pvalue.TaggedOutput)]
-    edges = [e for s in {s for s, _ in entries}
-             for e in star_edges((s, [rec for shard, rec in entries if shard == s]))
-             if not isinstance(e, beam.pvalue.TaggedOutput)]
-    near_edges = sorted({e for kind, e in edges if kind == "near"})
-    assert near_edges                                                # the corpus plants near duplicates
-    ends = [(s, (0, e)) for e in near_edges for s in {set_shard(x, c.shards) for x in e}]
-    attached = [x for s in {s for s, _ in sets} | {s for s, _ in ends}
-                for x in _set_per_edge((s, [v for shard, v in ends if shard == s] +
-                                        [(1, rec) for shard, rec in sets if shard == s]))]
-    for stage in (lines, entries, repeated, sets, edges, attached):
+    stars = [e for s in {s for s, _ in entries}
+             for e in star_edges((s, [rec for shard, rec in entries if shard == s]), c.shards)]
+    ends = [e.value for e in stars if isinstance(e, beam.pvalue.TaggedOutput) and e.tag == "near_ends"]
+    edges = [e for e in stars if not isinstance(e, beam.pvalue.TaggedOutput)]
+    near_edges = sorted({e for _, (_, (firsts, seconds)) in ends for e in zip(firsts, seconds)})
+    assert near_edges and all(kind != "near" for kind, _ in edges)  # near edges go to the check only
+    for u, v in near_edges:                                          # each to the set shards of its ends
+        assert {s for s, (_, (f, w)) in ends if (u, v) in zip(f, w)} == {set_shard(u, c.shards), set_shard(v, c.shards)}
+    halves = [x for s in {s for s, _ in sets} | {s for s, _ in ends}
+              for x in edge_halves((s, [v for shard, v in ends if shard == s] +
+                                    [(1, rec) for shard, rec in sets if shard == s]), c.shards)]
+    for stage in (lines, entries, repeated, sets, shares, stars, halves):
         assert stage and not any(_numpy_inside(x) for x in stage)
     # each end's set, read back from its bytes, is the shingle set of its signature text
     hasher = MinHasher(c.num_perm, c.seed, c.shingle, c.shingle_kind, c.hash_name)
     table = np.unique(np.concatenate([np.frombuffer(r, dtype=np.uint64) for r in repeated]))
     assert len(table) == 12                                          # the header's lines
     by_id = {r["id"]: r["text"] for r in rows}
-    for edge, (node, raw) in attached[:20]:
-        want = hasher.shingle_hashes(signature_text(by_id[node], table, c))
-        assert np.array_equal(np.frombuffer(raw, dtype=np.uint32), want)
+    seen = 0
+    for dest, (firsts, seconds, which, sizes, data) in halves:
+        stops = np.cumsum(np.frombuffer(sizes, dtype=np.int64))
+        for u, v, end, a, b in zip(firsts, seconds, which, stops - np.frombuffer(sizes, dtype=np.int64), stops):
+            assert dest == set_shard(u, c.shards)                   # the two halves meet in u's shard
+            want = hasher.shingle_hashes(signature_text(by_id[(u, v)[end]], table, c))
+            assert np.array_equal(np.frombuffer(data, dtype=np.uint32)[a:b], want)
+            seen += 1
+    assert seen == 2 * len(near_edges)                               # every edge, both ends, once
     check = CheckJaccard(c.threshold)
-    by_edge = defaultdict(list)
-    for edge, end in attached:
-        by_edge[edge].append(end)
-    kept = [e for edge, got in by_edge.items() for e in check.process((edge, got))
-            if not isinstance(e, beam.pvalue.TaggedOutput)]
+    got = [e for s in {s for s, _ in halves} for e in check.process((s, [h for d, h in halves if d == s]))]
+    kept = [e for e in got if not isinstance(e, beam.pvalue.TaggedOutput)]
+    counts = [e.value for e in got if isinstance(e, beam.pvalue.TaggedOutput) and e.value[0] == "dup_pairs"]
+    assert sum(n for _, n, _ in counts) == len(near_edges)
+    assert sum(r for _, _, r in counts) == len(near_edges) - len(kept)
     assert set(kept) <= set(near_edges) and kept
