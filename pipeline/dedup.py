@@ -63,6 +63,7 @@ import apache_beam as beam
 import numpy as np
 
 from taggers.minhash import MinHasher, band_hashes, fmix64, jaccard, optimal_bands, poly_ranges64
+from pipeline.stats import dup_summary
 from taggers.quality import QUALITY_SIGNAL_NAMES
 
 LINE_SHARE_SIGNAL = "dup_line_share_corpus"
@@ -572,7 +573,8 @@ def star_edges(keyed, check_shards: int = 0):
     """(shard, records of (band keys as uint64 bytes, nodes, [(exact/url key, node)])) -> for every
     bucket of the shard with k > 1 distinct members, k - 1 edges (smallest node, other node) tagged
     by kind, and a size event (output `events`). Band keys are sorted with numpy; only the entries
-    of keys seen more than once reach Python. With `check_shards` the near edges go instead, each
+    of keys seen more than once reach Python. The size events go out as one `dup_summary` per
+    shard. With `check_shards` the near edges go instead, each
     once, to the set shard of each of their two ends on output `near_ends`, as (set shard, (0,
     (first nodes, second nodes))), one element per set shard."""
     _, records = keyed
@@ -592,12 +594,12 @@ def star_edges(keyed, check_shards: int = 0):
         ends = np.flatnonzero(same & ~np.concatenate([same[1:], [False]])) + 2  # one past each run
         for a, b in zip(first.tolist(), ends.tolist()):
             groups.append(("near", [nodes[i] for i in order[a:b].tolist()]))
-    near = set()
+    near, events = set(), []
     for kind, group in groups:
         members = sorted(set(group))
         if len(members) < 2:
             continue
-        yield beam.pvalue.TaggedOutput("events", ("dup_bucket", kind, len(members)))
+        events.append(("dup_bucket", kind, len(members)))
         root = members[0]
         if check_shards and kind == "near":
             near.update((root, v) for v in members[1:])
@@ -612,6 +614,8 @@ def star_edges(keyed, check_shards: int = 0):
             held[1].append(edge[1])
     for shard, held in by_shard.items():
         yield beam.pvalue.TaggedOutput("near_ends", (shard, (0, held)))
+    if events:
+        yield beam.pvalue.TaggedOutput("events", dup_summary(events))
 
 
 def _members(values: np.ndarray, sorted_table: np.ndarray) -> np.ndarray:
@@ -793,7 +797,8 @@ def _labels(keyed, rounds):
 
 class Finish(beam.DoFn):
     """A batch of (id, [(0, row), (1, rep node), (2, line share)]) -> each row with dup columns,
-    line share and contamination flags; a stats event per row on output `events`. With
+    line share and contamination flags; the rows' stats events as one `dup_summary` per batch on
+    output `events`. With
     `shares_joined` a row without (2, share) has none; else the shares are computed here."""
 
     def __init__(self, config: DedupConfig, shares_joined: bool = False):
@@ -820,6 +825,7 @@ class Finish(beam.DoFn):
             if self._repeated is None:
                 self._repeated = _merged(repeated_lines)
             shares = line_shares([r["text"] for _, r, *_ in joined], self._repeated).tolist()
+        events = []
         for (doc_id, row, reps, _), share in zip(joined, shares):
             row = _unpacked(row)
             row["quality_signals"][LINE_SHARE_SIGNAL] = share
@@ -832,15 +838,17 @@ class Finish(beam.DoFn):
                 hit = [n for n, t in zip(self.names, self.tables) if _members(grams, t).any()]
                 if hit:
                     row["quality_flags"] = list(row["quality_flags"]) + [f"contaminated:{n}" for n in hit]
-            yield beam.pvalue.TaggedOutput("events", ("dup_doc", row["is_dup"], bool(reps), row["domain"],
-                                                      row["source"], share > 0, tuple(hit)))
+            events.append(("dup_doc", row["is_dup"], bool(reps), row["domain"], row["source"], share > 0,
+                           tuple(hit)))
             yield row
+        if events:
+            yield beam.pvalue.TaggedOutput("events", dup_summary(events))
 
 
 class Dedup(beam.PTransform):
     """Tagged rows -> (deduplicated rows, stats events)."""
 
-    def __init__(self, config: DedupConfig, batch_size: int = 256):
+    def __init__(self, config: DedupConfig, batch_size: int = int(os.environ.get("DEDUP_BATCH", "1024"))):
         super().__init__()
         self.c = config
         self.batch_size = batch_size
@@ -848,7 +856,8 @@ class Dedup(beam.PTransform):
     def expand(self, rows):
         c = self.c
         strip = c.signature_lines == "unrepeated" and c.line_dedup_min_docs > 0
-        batches = rows | "DedupBatch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self.batch_size)
+        batches = rows | "DedupBatch" >> beam.BatchElements(min_batch_size=self.batch_size,
+                                                            max_batch_size=self.batch_size)
         entries = batches | "Buckets" >> beam.ParDo(BucketEntries(c, bands=not strip)).with_outputs(
             "lines", "sets", main="entries")
         if c.line_dedup_min_docs:

@@ -60,6 +60,8 @@ def _add_dup_event(d: dict, event: tuple):
         d["near_pairs_rejected"] += event[2]
     elif kind == "dup_near_edges":
         d["near"] += event[1]
+    elif kind == "dup_summary":
+        _merge_duplicates(d, event[1])
     elif kind == "dup_cluster":
         d["duplicate_clusters"] += 1
         _add(d["cluster_size_histogram"], str(event[1]))
@@ -81,6 +83,15 @@ def _add_dup_event(d: dict, event: tuple):
             _add(entry["by_source"], source)
     else:
         raise ValueError(f"unknown stats event {kind!r}")
+
+
+def dup_summary(events) -> tuple:
+    """Dedup events as one event, ("dup_summary", the `duplicates` counts they add up to): a step
+    that emits many sends one per batch, so the counts cross no shuffle one element at a time."""
+    d = _new_duplicates()
+    for event in events:
+        _add_dup_event(d, event)
+    return ("dup_summary", d)
 
 
 def _merge_duplicates(into: dict, other: dict):

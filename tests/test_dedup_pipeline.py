@@ -130,7 +130,17 @@ def _run(rows, config, workers, tmp_path, name):
         done | "RowsOut" >> beam.Map(json.dumps) | "WR" >> beam.io.WriteToText(out + "/rows")
         events | "EvOut" >> beam.Map(json.dumps) | "WE" >> beam.io.WriteToText(out + "/events")
     read = lambda pat: [json.loads(l) for f in sorted(glob.glob(pat)) for l in open(f)]
-    return read(out + "/rows*"), read(out + "/events*")
+    return read(out + "/rows*"), _duplicates(read(out + "/events*"))
+
+
+def _duplicates(events) -> dict:
+    """The `duplicates` section of stats.json that the dedup events add up to."""
+    from pipeline.stats import StatsFn
+    fn = StatsFn()
+    acc = fn.create_accumulator()
+    for event in events:
+        acc = fn.add_input(acc, tuple(event))
+    return fn.extract_output(acc)["duplicates"]
 
 
 @pytest.mark.parametrize("workers,representative,n_base", [(1, "smallest_id", 400), (2, "quality", 5000),
@@ -142,7 +152,7 @@ def test_clusters_match_union_find_on_planted_duplicates_and_chains(tmp_path, wo
     index = {r["id"]: i for i, r in enumerate(corpus)}
     ends = [_distance(adj, index[f"c{c}-00"], index[f"c{c}-13"]) for c in range(3)]
     assert min(ends) == 13, ends  # planted chains really are long in the graph
-    rows, events = _run(corpus, config, workers, tmp_path, f"w{workers}")
+    rows, dups = _run(corpus, config, workers, tmp_path, f"w{workers}")
     assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in corpus)  # nothing lost
     got = {r["id"]: r["dup_cluster"] for r in rows}
     assert got == rep
@@ -153,11 +163,11 @@ def test_clusters_match_union_find_on_planted_duplicates_and_chains(tmp_path, wo
         assert got[f"x{i:05d}"] == got[f"d{i:05d}"]
     for i in range(120, 140, 2):
         assert got[f"u{i:05d}"] == got[f"d{i:05d}"]
-    exact = sum(1 for e in events if e[0] == "dup_bucket" and e[1] == "exact")
-    assert exact == 20
-    sizes = [e[1] for e in events if e[0] == "dup_cluster"]
+    assert dups["buckets_by_kind"]["exact"] == 20
     size_of = Counter(got.values())
-    assert max(sizes) >= 14 and sorted(sizes) == sorted(n for n in size_of.values() if n > 1)
+    assert dups["largest_cluster"] >= 14
+    assert dups["cluster_size_histogram"] == dict(sorted(Counter(str(n) for n in size_of.values()).items(),
+                                                         key=lambda kv: int(kv[0])))
 
 
 def test_exact_jaccard_check_drops_boilerplate_links(tmp_path):
@@ -169,11 +179,11 @@ def test_exact_jaccard_check_drops_boilerplate_links(tmp_path):
     strict = DedupConfig(threshold=0.5, num_perm=64, line_dedup_min_docs=0, **{**LSH_ONLY, "exact_jaccard_check": True})
     strict.threshold = 0.9
     a, _ = _run(rows, loose, 1, tmp_path, "loose")
-    b, ev = _run(rows, strict, 1, tmp_path, "strict")
+    b, dups = _run(rows, strict, 1, tmp_path, "strict")
     assert len({r["dup_cluster"] for r in a}) < len({r["dup_cluster"] for r in b})
     got = {r["id"]: r["dup_cluster"] for r in b}
     assert got["h9"] == "h0"
-    assert sum(e[2] for e in ev if e[0] == "dup_pairs") > 0
+    assert dups["near_pairs_rejected"] > 0
 
 
 def _components(edges, rounds, tmp_path, name):
@@ -218,7 +228,7 @@ def test_line_dedup_share_and_decontamination(tmp_path):
     rows.append(_row("leak", "Intro.\nQuestion: What is the capital city of the small country that lies "
                      "between France and Spain in Europe today? Answer", source="web"))
     config = DedupConfig(num_perm=32, line_dedup_min_docs=6, benchmarks=benchmarks, **LSH_ONLY)
-    out, events = _run(rows, config, 1, tmp_path, "lines")
+    out, dups = _run(rows, config, 1, tmp_path, "lines")
     by_id = {r["id"]: r for r in out}
     share = by_id["r1"]["quality_signals"][LINE_SHARE_SIGNAL]
     assert share == pytest.approx(len("copyright example corp") / (22 + len("unique line 1 x") + 4))
@@ -226,9 +236,8 @@ def test_line_dedup_share_and_decontamination(tmp_path):
     assert by_id["r1"]["quality_signals"]["q"] == 1.0
     assert by_id["leak"]["quality_flags"] == ["contaminated:mmlu"]
     assert all(not r["quality_flags"] for i, r in by_id.items() if i != "leak")
-    doc_events = [e for e in events if e[0] == "dup_doc"]
-    assert sum(1 for e in doc_events if e[6] == ["mmlu"]) == 1
-    assert sum(1 for e in doc_events if e[5]) == 8
+    assert dups["decontamination"] == {"mmlu": {"documents": 1, "by_source": {"web": 1}}}
+    assert dups["line_dup_documents"] == 8
 
 
 def test_bad_settings_fail_clearly(tmp_path):
@@ -243,7 +252,7 @@ def test_bad_settings_fail_clearly(tmp_path):
 
 
 def test_stats_count_duplicates_by_domain_source_and_benchmark():
-    from pipeline.stats import StatsFn
+    from pipeline.stats import StatsFn, dup_summary
     fn = StatsFn()
     events = [("dup_bucket", "exact", 3), ("dup_bucket", "url", 2), ("dup_bucket", "near", 4),
               ("dup_pairs", 2, 1), ("dup_near_edges", 1), ("dup_cluster", 4),
@@ -263,6 +272,11 @@ def test_stats_count_duplicates_by_domain_source_and_benchmark():
     assert d["removed_by_domain"] == {"code": 1, "math": 1} and d["removed_by_source"] == {"a": 1, "b": 1}
     assert d["decontamination"] == {"gsm8k": {"documents": 1, "by_source": {"b": 1}},
                                     "mmlu": {"documents": 2, "by_source": {"a": 1, "b": 1}}}
+    # a batch's events summed into one dup_summary event count the same
+    acc = fn.create_accumulator()
+    for part in (events[:3], events[3:7], events[7:]):
+        acc = fn.add_input(acc, dup_summary(part))
+    assert fn.extract_output(acc)["duplicates"] == d
 
 
 def _header_corpus():
@@ -341,7 +355,7 @@ def test_unrepeated_signature_lines_split_documents_that_only_share_a_header(tmp
     settings = dict(threshold=0.5, num_perm=64, line_dedup_min_docs=6, shingle=5, bands=None, rows=None,
                     exact_jaccard_check=False)
     off, _ = _run(rows, DedupConfig(signature_lines="all", **settings), 1, tmp_path, "all")
-    on, events = _run(rows, DedupConfig(signature_lines="unrepeated", **settings), 1, tmp_path, "unrepeated")
+    on, dups = _run(rows, DedupConfig(signature_lines="unrepeated", **settings), 1, tmp_path, "unrepeated")
     got_off = {r["id"]: r["dup_cluster"] for r in off}
     got_on = {r["id"]: r["dup_cluster"] for r in on}
     assert len({got_off[f"h{i}"] for i in range(10)}) == 1  # signed on full text: the header chains them
@@ -351,26 +365,26 @@ def test_unrepeated_signature_lines_split_documents_that_only_share_a_header(tmp
     assert got_on["o1"] != got_on["h0"]
     by_id = {r["id"]: r for r in on}  # line share still counts the header as repeated
     assert by_id["h1"]["quality_signals"][LINE_SHARE_SIGNAL] > 0.5
-    assert sum(1 for e in events if e[0] == "dup_doc" and e[1]) == 2
+    assert dups["removed"] == 2
 
 
 def test_unrepeated_signature_lines_with_the_exact_check_on_two_workers(tmp_path):
     rows = _header_corpus()
     config = DedupConfig(threshold=0.5, num_perm=64, line_dedup_min_docs=6, signature_lines="unrepeated",
                          exact_jaccard_check=True, shingle=5, bands=None, rows=None)
-    out, events = _run(rows, config, 2, tmp_path, "checked")
+    out, dups = _run(rows, config, 2, tmp_path, "checked")
     got = {r["id"]: r["dup_cluster"] for r in out}
     assert got["n0"] == "h0" and got["o2"] == "o1"
     assert sum(1 for r in out if r["is_dup"]) == 2
-    assert sum(e[1] for e in events if e[0] == "dup_pairs") > 0
-    assert sum(e[2] for e in events if e[0] == "dup_pairs") == 0  # only the true pairs were candidates
+    assert dups["near_pairs_checked"] > 0
+    assert dups["near_pairs_rejected"] == 0  # only the true pairs were candidates
 
 
 def test_the_default_setting_is_the_dev_chosen_one_and_separates_header_sharing_documents(tmp_path):
     c = DedupConfig()
     assert (c.signature_lines, c.shingle, c.bands, c.rows, c.num_perm, c.exact_jaccard_check, c.threshold) == \
         ("unrepeated", 2, 28, 2, 56, True, 0.5)
-    out, events = _run(_header_corpus(), c, 2, tmp_path, "default")
+    out, _ = _run(_header_corpus(), c, 2, tmp_path, "default")
     got = {r["id"]: r["dup_cluster"] for r in out}
     assert {got[f"h{i}"] for i in range(10)} == {f"h{i}" for i in range(10)}  # a shared header is no link
     assert got["n0"] == "h0"
