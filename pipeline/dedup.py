@@ -846,9 +846,11 @@ class Finish(beam.DoFn):
 
 
 class Dedup(beam.PTransform):
-    """Tagged rows -> (deduplicated rows, stats events)."""
+    """Tagged rows -> (deduplicated rows, stats events). Rows are signed in batches of
+    `batch_size`: each batch sends one record per shard to each of three shuffles (bucket entries,
+    shingle sets, line hashes), so small batches multiply the elements Beam moves."""
 
-    def __init__(self, config: DedupConfig, batch_size: int = int(os.environ.get("DEDUP_BATCH", "1024"))):
+    def __init__(self, config: DedupConfig, batch_size: int = 1024):
         super().__init__()
         self.c = config
         self.batch_size = batch_size

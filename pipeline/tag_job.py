@@ -148,7 +148,7 @@ def build(p, files, config: dict, out: str, dedup: DedupConfig | None = None,
     tagged = (unique.doc
               | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=config["batch_size"])
               | "Tag" >> beam.ParDo(TagBatch(config["model_dir"], config["mask_pii"], progress_every)))
-    tagged, dup_events = tagged | "Dedup" >> Dedup(dedup or DedupConfig(), config["batch_size"])
+    tagged, dup_events = tagged | "Dedup" >> Dedup(dedup or DedupConfig())
     tagged = tagged | "CountDuplicates" >> beam.ParDo(CountDuplicates(progress_every))
     signal_names = tuple(taggers.QUALITY_SIGNAL_NAMES) + (LINE_SHARE_SIGNAL,)
     tagged | "WriteDocs" >> WriteToParquet(

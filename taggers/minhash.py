@@ -208,6 +208,20 @@ def hashfunc_for(hash_name: str):
     raise ValueError(f"hash must be one of {HASHES}, got {hash_name!r}")
 
 
+def _distinct_per_doc(hv: np.ndarray, k: np.ndarray, docs: list[int], sets: list):
+    """sets[docs[j]] = the sorted distinct values of the j-th run of k[j] hashes in hv (uint32):
+    one sort of (run, hash) keys for the whole batch instead of an np.unique per document."""
+    run = np.repeat(np.arange(len(k), dtype=np.uint64), k)
+    keys = np.sort((run << np.uint64(32)) | hv.astype(np.uint64))
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    keys = keys[first]
+    values = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    bounds = np.searchsorted(keys >> np.uint64(32), np.arange(len(k) + 1, dtype=np.uint64))
+    for j, doc in enumerate(docs):
+        sets[doc] = values[bounds[j]:bounds[j + 1]]
+
+
 class MinHasher:
     """Signatures of batches of texts: an (n_docs, num_perm) uint32 array.
 
@@ -340,9 +354,7 @@ class MinHasher:
             counts[idx] += k
             self._fold(sig, hv, np.repeat(idx, k))
             if sets is not None:
-                bounds = np.cumsum(k)
-                for j, doc in enumerate(idx.tolist()):
-                    sets[doc] = np.unique(hv[bounds[j] - k[j]:bounds[j]])
+                _distinct_per_doc(hv, k, idx.tolist(), sets)
         return sig, counts
 
     def _fold(self, sig, hv, owner):
