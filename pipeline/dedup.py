@@ -62,8 +62,8 @@ from dataclasses import dataclass, field
 import apache_beam as beam
 import numpy as np
 
-from taggers.minhash import MinHasher, band_hashes, fmix64, jaccard, optimal_bands, poly_ranges64
 from pipeline.stats import dup_summary
+from taggers.minhash import MinHasher, band_hashes, fmix64, jaccard, optimal_bands, poly_ranges64
 from taggers.quality import QUALITY_SIGNAL_NAMES
 
 LINE_SHARE_SIGNAL = "dup_line_share_corpus"
@@ -323,6 +323,7 @@ def line_shares(texts: list[str], repeated: np.ndarray) -> np.ndarray:
 
 
 def _shares(lines: _BatchLines, hit: np.ndarray) -> np.ndarray:
+    """`line_shares` of a split batch, given which of its lines are repeated."""
     sizes, owner = lines.ends - lines.starts, lines.owner
     total = np.bincount(owner, weights=sizes, minlength=lines.count)
     rep_chars = np.bincount(owner[hit], weights=sizes[hit], minlength=lines.count)
