@@ -575,9 +575,9 @@ def star_edges(keyed, check_shards: int = 0):
     bucket of the shard with k > 1 distinct members, k - 1 edges (smallest node, other node) tagged
     by kind, and a size event (output `events`). Band keys are sorted with numpy; only the entries
     of keys seen more than once reach Python. The size events go out as one `dup_summary` per
-    shard. With `check_shards` the near edges go instead, each
-    once, to the set shard of each of their two ends on output `near_ends`, as (set shard, (0,
-    (first nodes, second nodes))), one element per set shard."""
+    shard. With `check_shards` the near edges go instead, each once, to the set shard of each of
+    their two ends on output `near_ends`, as (set shard, (0, (first nodes, second nodes))), one
+    element per set shard."""
     _, records = keyed
     arrays, nodes, buckets = [], [], {}
     for keys, key_nodes, pairs in records:
@@ -799,8 +799,8 @@ def _labels(keyed, rounds):
 class Finish(beam.DoFn):
     """A batch of (id, [(0, row), (1, rep node), (2, line share)]) -> each row with dup columns,
     line share and contamination flags; the rows' stats events as one `dup_summary` per batch on
-    output `events`. With
-    `shares_joined` a row without (2, share) has none; else the shares are computed here."""
+    output `events`. With `shares_joined` a row without (2, share) has none; else the shares are
+    computed here."""
 
     def __init__(self, config: DedupConfig, shares_joined: bool = False):
         self.c = config
@@ -816,7 +816,8 @@ class Finish(beam.DoFn):
             rows, reps, shares = _sides(values, 3)
             if len(rows) != 1 or len(reps) > 1 or len(shares) > 1:
                 raise RuntimeError(
-                    f"dedup join of id {doc_id!r} found {len(rows)} rows and {len(reps)} labels: a "
+                    f"dedup join of id {doc_id!r} found {len(rows)} rows, {len(reps)} labels and "
+                    f"{len(shares)} line shares: a "
                     "row was lost before the join (seen twice on the local multi-process runner "
                     "under load); nothing is published, run the same command again")
             joined.append((doc_id, rows[0], reps, shares[0] if shares else 0.0))
