@@ -176,7 +176,9 @@ def test_extra_labelled_files_read_gsm8k_records_without_calculator_marks(tmp_pa
         topic.read_extra([f"math.word_problems={tmp_path / 'missing.jsonl'}"])
 
 
-def test_training_with_the_teacher_writes_a_card_that_reports_it(tmp_path):
+def test_training_with_the_teacher_writes_a_card_that_reports_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(topic.TRAIN_SETTINGS, "bucket", 20_000)       # small tables: a fast test
+    monkeypatch.setitem(topic.QUANTIZE_SETTINGS, "cutoff", 5_000)
     rng = np.random.default_rng(2)
     sample = tmp_path / "sample" / "general"
     sample.mkdir(parents=True)
