@@ -9,7 +9,10 @@ punctuation, line breaks (indented or not), and for every other identifier only 
 camelCase, Capitalised, leading underscore, digits), so the names a project chose do not decide.
 Indentation depth and tabs against spaces are left out: they are a project's convention (jpype1's
 C++ is indented with tabs, like Go) more than a language's. The topic model still decides whether a
-document is code at all; this stage never moves a document in or out of code.
+document is code at all; this stage never moves a document in or out of code, and it only
+re-decides topics the topic model gave with a probability below `CONFIDENT_TOPIC` (0.95): held out
+by folder, the topic model's confident code topics were as often right as this model's, and the
+gate sends about an eighth of source files through the second model instead of all of them.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from taggers.topic import LABEL_PREFIX, without_leading_comments
 LANGUAGE_TOPICS: tuple[str, ...] = tuple(t for t in TOPICS if t.startswith("code.")
                                          and t != "code.docs_about_code")
 MAX_SYNTAX_CHARS = 3000
+CONFIDENT_TOPIC = 0.95      # a code.<language> topic at least this probable is not re-decided
 
 _SYNTAX_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|[^\w\s]{1,3}|\n[ \t]*")
 _CAMEL = re.compile(r"[a-z][A-Z]")
@@ -91,11 +95,13 @@ def predict_languages(texts: list[str], model) -> tuple[list[str], list[float]]:
             [float(min(1.0, max(0.0, ps[0]))) for ps in probs])
 
 
-def refine_topics(texts: list[str], topics: list[str], scores: list[float], model
-                  ) -> tuple[list[str], list[float]]:
-    """Batch: `topics` with every `code.<language>` topic re-decided by the code-language model (its
-    probability becomes the score); other topics and their scores are returned unchanged."""
-    idx = [i for i, t in enumerate(topics) if t in LANGUAGE_TOPICS]
+def refine_topics(texts: list[str], topics: list[str], scores: list[float], model,
+                  gate: float | None = None) -> tuple[list[str], list[float]]:
+    """Batch: `topics` with every `code.<language>` topic whose score is below `gate` (default
+    CONFIDENT_TOPIC) re-decided by the code-language model (its probability becomes the score);
+    other topics and their scores are returned unchanged."""
+    gate = CONFIDENT_TOPIC if gate is None else gate
+    idx = [i for i, (t, sc) in enumerate(zip(topics, scores)) if t in LANGUAGE_TOPICS and sc < gate]
     if model is None or not idx:
         return topics, scores
     topics, scores = list(topics), list(scores)

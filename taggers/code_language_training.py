@@ -13,7 +13,8 @@ import os
 import random
 from collections import Counter
 
-from taggers.code_language import LANGUAGE_TOPICS, MAX_SYNTAX_CHARS, predict_languages, syntax_inputs
+from taggers.code_language import (CONFIDENT_TOPIC, LANGUAGE_TOPICS, MAX_SYNTAX_CHARS,
+                                    predict_languages, syntax_inputs)
 from taggers.topic import LABEL_PREFIX
 
 TRAIN_SETTINGS = dict(lr=0.5, epoch=15, wordNgrams=2, dim=64, minCount=2, bucket=200_000,
@@ -100,8 +101,9 @@ def model_card(by_source: dict, by_folder: dict, chosen: list[dict], how: dict, 
             w(f"\n- {name}: **{sc['accuracy']:.3f}** on {sc['n']:,} files; most frequent confusions: "
               + ", ".join(f"{t} -> {p} ({n})" for (t, p), n in sc["confusion"].most_common(5)))
     w("\n\n## Both stages together\n\nProgramming language of code as `tag_batch` assigns it (the "
-      "topic model decides code or not and which topic, this model re-decides the language), on the "
-      "topic card's held-out documents: ")
+      "topic model decides code or not and which topic; this model re-decides the language where the "
+      f"topic model's probability is below {CONFIDENT_TOPIC}), on the topic card's held-out "
+      "documents: ")
     w(", ".join(f"{name} **{acc:.3f}** on {n:,} files" for name, (acc, n) in two_stage.items()))
     w(" (target 0.97; `taggers/models/topic.md`).\n")
     return out.getvalue()

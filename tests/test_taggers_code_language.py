@@ -201,18 +201,22 @@ class AlwaysRust:
         return [["__label__code.rust"] for _ in inputs], [[0.75] for _ in inputs]
 
 
-def test_only_code_language_topics_are_re_decided():
+def test_only_code_language_topics_below_the_gate_are_re_decided():
     model = AlwaysRust()
-    texts = [PYTHON, "about code", SPORTS]
-    topics, scores = cl.refine_topics(texts, ["code.python", "code.docs_about_code", "general.sports"],
-                                      [0.9, 0.8, 0.7], model)
-    assert topics == ["code.rust", "code.docs_about_code", "general.sports"]
-    assert scores == [0.75, 0.8, 0.7]
+    texts = [PYTHON, GO, "about code", SPORTS]
+    topics, scores = cl.refine_topics(
+        texts, ["code.python", "code.go", "code.docs_about_code", "general.sports"],
+        [0.9, cl.CONFIDENT_TOPIC, 0.8, 0.7], model)
+    assert topics == ["code.rust", "code.go", "code.docs_about_code", "general.sports"]
+    assert scores == [0.75, cl.CONFIDENT_TOPIC, 0.8, 0.7]
     assert model.seen == [cl.syntax_input(PYTHON)]
-    assert cl.refine_topics(texts, ["code.go"] * 3, [0.5] * 3, None) == (["code.go"] * 3, [0.5] * 3)
+    topics, _ = cl.refine_topics(texts[:2], ["code.python", "code.go"], [0.9, 0.99], model, gate=1.01)
+    assert topics == ["code.rust", "code.rust"]
+    assert cl.refine_topics(texts, ["code.go"] * 4, [0.5] * 4, None) == (["code.go"] * 4, [0.5] * 4)
 
 
-def test_tag_batch_runs_the_code_language_stage(models):
+def test_tag_batch_runs_the_code_language_stage(models, monkeypatch):
+    monkeypatch.setattr(cl, "CONFIDENT_TOPIC", 1.01)         # every code.<language> topic re-decided
     stub = AlwaysRust()
     swapped = taggers.Models(lid=models.lid, topic=models.topic, quality_model=models.quality_model,
                              paths=models.paths, quality=models.quality, code_language=stub)
