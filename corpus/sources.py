@@ -894,6 +894,23 @@ def _apt_code_units(ctx, table: dict, source: str, suffix: str, prefix_keys: boo
     return units
 
 
+# C and C++ implementation files (function bodies, not only declarations) from the sdists of
+# Python extension modules: the C and C++ of `c_headers` and `cpp_headers` are header files.
+C_SDISTS = {"greenlet": ("3.5.6", "MIT"), "kiwisolver": ("1.5.1", "BSD-3-Clause"),
+            "psutil": ("7.2.2", "BSD-3-Clause"), "simplejson": ("4.3.0", "MIT"),
+            "bitarray": ("3.12.3", "PSF-2.0"), "ujson": ("6.1.0", "BSD-3-Clause")}
+
+
+def plan_c_sources(ctx):
+    units = []
+    for name, (_version, lic) in C_SDISTS.items():
+        pkg = ctx.packages[f"pip:{name}"]
+        units.append(("unit_code_tar", dict(archive=pkg.path, source="c_sources", licence=lic,
+                                            package=pkg.spec, labels=frozenset({"code.c_cpp"}),
+                                            key_prefix=f"{name}/")))
+    return units
+
+
 def plan_c_headers(ctx):
     return _apt_code_units(ctx, C_HEADERS, "c_headers", ".h", prefix_keys=False)
 
@@ -1031,6 +1048,8 @@ SOURCES: list[Source] = [
       for name, (pattern, _, _, _) in OTHER_LANGUAGE_APT.items()],
     Source("bash_completion", "code", apt=[r"bash-completion"], plan=plan_bash_completion),
     Source("jpype1", "code", pip=[("jpype1", "1.7.1", True)], plan=plan_jpype),
+    Source("c_sources", "code", pip=[(n, v, True) for n, (v, _) in C_SDISTS.items()],
+           plan=plan_c_sources),
     Source("c_headers", "code", apt=list(C_HEADERS), plan=plan_c_headers),
     Source("cpp_headers", "code", apt=[LIBSTDCXX], plan=plan_cpp_headers),
     Source("node_acorn", "code", apt=[r"node-acorn"], plan=plan_javascript),

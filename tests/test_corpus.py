@@ -297,6 +297,29 @@ def test_npm_tar_unit_keeps_only_included_files_of_the_wanted_labels(tmp_path):
         [("package.json", "code.markup_and_config")]
 
 
+C_BODY = ("#include <stdlib.h>\n\nstatic int add(int a, int b)\n{\n    return a + b;\n}\n\n"
+          "int main(void)\n{\n    return add(1, 2) == 3 ? EXIT_SUCCESS : EXIT_FAILURE;\n}\n")
+
+
+def test_c_sources_read_only_the_c_and_cpp_files_of_each_extension_sdist(tmp_path):
+    packages = {}
+    for name in S.C_SDISTS:
+        tgz = _tgz(tmp_path / f"{name}.tar.gz", {"src/mod.c": C_BODY, "src/impl.cpp": C_BODY,
+                                                 "src/mod.h": C_BODY, "setup.py": "x = 1\n" * 20,
+                                                 "README.md": "About this module. " * 10})
+        packages[f"pip:{name}"] = types.SimpleNamespace(path=tgz, spec=f"pip:{name}=1")
+    units = S.plan_c_sources(types.SimpleNamespace(packages=packages))
+    recs = [r for fn, kw in units for r in S.run_unit(fn, kw)[0]]
+    assert len(recs) == 3 * len(S.C_SDISTS)
+    assert {r["source"] for r in recs} == {"c_sources"}
+    assert {r["meta"]["label"] for r in recs} == {"code.c_cpp"}
+    assert sorted(r["id"] for r in recs if r["meta"]["package"] == "pip:greenlet=1") == [
+        "c_sources:greenlet/src/impl.cpp", "c_sources:greenlet/src/mod.c", "c_sources:greenlet/src/mod.h"]
+    assert {r["meta"]["licence"] for r in recs} == {lic for _, lic in S.C_SDISTS.values()}
+    source = next(s for s in S.SOURCES if s.name == "c_sources")
+    assert source.domain == "code" and all(sdist for _, _, sdist in source.pip)
+
+
 def test_markup_documents_are_cut_at_the_markup_cap(tmp_path):
     rows = "".join(f'  <key name="k{i}" type="s"><default>"v"</default></key>\n'
                    for i in range(3000))
