@@ -1,8 +1,8 @@
 """mixcurate's pure taggers: normalisation, language ID, topic + domain, quality, PII, on batches.
 
 Imports here stay light (numpy, fastText, stdlib; no Beam, pyarrow or pandas): `load_models` loads
-lid.176, the topic model, the code-language model and the quality model once (checking the taxonomy and the models' labels),
-`tag_batch` tags a list of texts into columns (optionally with PII-masked text).
+lid.176, the topic, code-language and quality models once (checking the taxonomy and the models'
+labels), `tag_batch` tags a list of texts into columns (optionally with PII-masked text).
 """
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from taggers import CODE_LANGUAGE_MODEL, code_language_training
-from taggers.code_language import refine_topics
+from taggers.code_language import LANGUAGE_TOPICS, refine_topics
 from taggers.taxonomy import TOPICS
 from taggers.topic import (LABEL_PREFIX, MAX_PREPROCESS_CHARS, predict_topics, topic_inputs,
                            topics_given_language)
@@ -353,7 +353,7 @@ def heldout_scores(model, docs, lid=None, code_model=None) -> dict:
         pred, _ = refine_topics(texts, pred, probs, code_model)
     truth = [d["label"] for d in docs]
     out = {"topic_macro_f1": macro_f1(truth, pred), "pred": pred}
-    code = [(t, p) for t, p in zip(truth, pred) if t.startswith("code.") and t != "code.docs_about_code"]
+    code = [(t, p) for t, p in zip(truth, pred) if t in LANGUAGE_TOPICS]
     out["code_language_accuracy"] = (sum(t == p for t, p in code) / len(code), len(code)) if code else None
     if lid is not None:
         true_dom = [domain_of(d["label"], d["lang"], 1.0) for d in docs]
