@@ -179,6 +179,7 @@ CODE_LABELS = {
     ".tcc": "code.c_cpp", ".sh": "code.shell", ".bash": "code.shell",
     ".pl": "code.other", ".pm": "code.other", ".rb": "code.other", ".s": "code.other",
     ".lua": "code.other", ".php": "code.other", ".scm": "code.other", ".vim": "code.other",
+    ".lisp": "code.other", ".el": "code.other", ".tcl": "code.other", ".erl": "code.other",
     ".js": "code.javascript_typescript", ".mjs": "code.javascript_typescript",
     ".cjs": "code.javascript_typescript", ".ts": "code.javascript_typescript",  # .d.ts too
     ".jsx": "code.javascript_typescript", ".tsx": "code.javascript_typescript",
@@ -831,25 +832,55 @@ def plan_ruby(ctx):
 
 # `code.other` is every language without a topic of its own: its model must learn "code, but none
 # of the named languages", which one or two languages cannot teach (held out by source, unseen Perl
-# was read as Go, Rust or shell). Four more small ones, each its own source: Lua, PHP, Scheme and
-# Vim script.
+# was read as Go, Rust or shell). More small ones, each its own source: Lua, PHP, Scheme, Vim
+# script, Common Lisp, Emacs Lisp, Tcl and Erlang (Lisp, Tcl and Erlang read like none of the named
+# languages; one Lisp alone left the others' parentheses unexplained).
+# source: ({apt package pattern: licence}, folder, regex of the wanted paths, searched)
 OTHER_LANGUAGE_APT = {
-    # source: (package regex, folder, extension, licence)
-    "lua_penlight": (r"lua-penlight", "usr/share/lua", ".lua", "MIT"),
-    "php_pear": (r"php-pear", "usr/share/php", ".php", "BSD-2-Clause"),
-    "guile_scheme": (r"guile-3\.0-libs", "usr/share/guile", ".scm", "LGPL-3.0+"),
-    "vim_runtime": (r"vim-runtime", "usr/share/vim", ".vim", "Vim"),
+    "lua_penlight": ({r"lua-penlight": "MIT"}, "usr/share/lua", r"\.lua\Z"),
+    "php_pear": ({r"php-pear": "BSD-2-Clause"}, "usr/share/php", r"\.php\Z"),
+    "guile_scheme": ({r"guile-3\.0-libs": "LGPL-3.0+"}, "usr/share/guile", r"\.scm\Z"),
+    "vim_runtime": ({r"vim-runtime": "Vim"}, "usr/share/vim", r"\.vim\Z"),
+    "common_lisp": ({r"cl-alexandria": "public-domain", r"cl-asdf": "MIT",
+                     r"cl-ppcre": "BSD-2-Clause", r"cl-babel": "MIT"},
+                    "usr/share/common-lisp/source", r"\.lisp\Z"),
+    "emacs_lisp": ({r"elpa-magit": "GPL-3.0+", r"elpa-dash": "GPL-3.0+"},
+                   "usr/share/emacs/site-lisp/elpa-src", r"\.el\Z"),
+    "tcl_tcllib": ({r"tcllib": "BSD-style (Tcl)"}, "usr/share/tcltk", r"\.tcl\Z"),
+    # three of OTP's applications: the whole of erlang-src (37 MB) would swamp code.other
+    "erlang_otp": ({r"erlang-src": "Apache-2.0"}, "usr/lib/erlang/lib",
+                   r"/(stdlib|kernel|inets)-[\d.]+/src/[^/]+\.erl\Z"),
 }
 
 
-def plan_other_language(source: str):
-    pattern, folder, ext, licence = OTHER_LANGUAGE_APT[source]
+# JavaScript from Debian's node packages, a second JavaScript source beside the npm tarballs of
+# javascript_npm: hand-written library code (yargs' build/lib is TypeScript compiled to plain ES
+# modules, no bundle).
+JAVASCRIPT_APT = {
+    "javascript_debian": ({r"node-underscore": "MIT", r"node-commander": "MIT",
+                           r"node-yargs": "MIT", r"node-debug": "MIT"}, "usr/share/nodejs",
+                          r"/nodejs/(underscore/modules|commander/lib|yargs/build/lib|debug/src)/"
+                          r".*\.js\Z"),
+}
+APT_CODE = {**OTHER_LANGUAGE_APT, **JAVASCRIPT_APT}
+
+
+def plan_apt_code(source: str):
+    """The plan of an `APT_CODE` source: one unit_code per package and half of its files, the
+    wanted files of its folder; keys prefixed with the package name when there are several."""
+    licences, folder, wanted = APT_CODE[source]
+    rx = re.compile(wanted)
 
     def plan(ctx):
-        pkg, root = ctx.apt(pattern)
-        files = walk(root, folder, lambda r: r.endswith(ext))    # symbolic links (copies) skipped
-        return [("unit_code", dict(root=root, files=c, source=source, licence=licence,
-                                   package=pkg.spec)) for c in chunks(files, 2)]
+        units = []
+        for pattern, licence in licences.items():
+            pkg, root = ctx.apt(pattern)
+            files = walk(root, folder, lambda r: bool(rx.search(r)))  # symbolic links skipped
+            units += [("unit_code", dict(root=root, files=c, source=source, licence=licence,
+                                         package=pkg.spec,
+                                         key_prefix=f"{pkg.name}/" if len(licences) > 1 else ""))
+                      for c in chunks(files, 2)]
+        return units
     return plan
 
 
@@ -940,6 +971,13 @@ NPM_JAVA = {
     "react-native": ("0.76.0", "MIT", r"^React(Android|Common)/.*\.java\Z"),
     "cordova-android": ("15.1.0", "Apache-2.0", r"^framework/src/.*\.java\Z"),
     "@capacitor/android": ("8.5.2", "MIT", r"^capacitor/src/main/java/.*\.java\Z"),
+    # hand-written Android code of React Native and Cordova plugins (react-native-svg's
+    # src/paper/ is generated by React Native's codegen and left out)
+    "react-native-svg": ("15.16.1", "MIT", r"^android/src/main/java/.*\.java\Z"),
+    "react-native-camera": ("4.2.1", "MIT AND Apache-2.0 AND BSD-3-Clause",
+                            r"^android/src/(main|general)/java/.*\.java\Z"),
+    "cordova-plugin-file": ("8.1.3", "Apache-2.0", r"^src/android/.*\.java\Z"),
+    "cordova-plugin-camera": ("8.0.0", "Apache-2.0", r"^src/android/.*\.java\Z"),
 }
 NPM_JS = {  # hand-written sources only: no dist/ builds, bundles or source maps
     "typescript": ("5.9.3", "Apache-2.0", r"^lib/[^/]*\.d\.ts\Z"),
@@ -1044,8 +1082,8 @@ SOURCES: list[Source] = [
            apt_optional=_rust_pats(RUST_OPTIONAL), plan=plan_rust),
     Source("perl_modules", "code", apt=[r"perl-modules-5\.\d+"], plan=plan_perl),
     Source("ruby_stdlib", "code", apt=[r"libruby3\.\d+"], plan=plan_ruby),
-    *[Source(name, "code", apt=[pattern], plan=plan_other_language(name))
-      for name, (pattern, _, _, _) in OTHER_LANGUAGE_APT.items()],
+    *[Source(name, "code", apt=list(licences), plan=plan_apt_code(name))
+      for name, (licences, _, _) in APT_CODE.items()],
     Source("bash_completion", "code", apt=[r"bash-completion"], plan=plan_bash_completion),
     Source("jpype1", "code", pip=[("jpype1", "1.7.1", True)], plan=plan_jpype),
     Source("c_sources", "code", pip=[(n, v, True) for n, (v, _) in C_SDISTS.items()],

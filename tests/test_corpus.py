@@ -237,11 +237,12 @@ def test_sql_markup_and_config_files_get_their_own_labels():
 
 
 def test_languages_without_a_topic_of_their_own_are_code_other_each_from_its_own_source():
-    assert [S.code_label(p) for p in ("pl/List.lua", "Archive/Tar.php", "ice-9/arrays.scm",
-                                      "autoload/ada.vim", "lib/Carp.pm", "lib/set.rb")] == \
-        ["code.other"] * 6
+    paths = ("pl/List.lua", "Archive/Tar.php", "ice-9/arrays.scm", "autoload/ada.vim",
+             "lib/Carp.pm", "lib/set.rb", "ppcre/api.lisp", "magit/magit-git.el",
+             "struct/list.tcl", "stdlib-4.2/src/lists.erl")
+    assert [S.code_label(p) for p in paths] == ["code.other"] * len(paths)
     others = [s for s in S.SOURCES if s.name in S.OTHER_LANGUAGE_APT]
-    assert len(others) == 4 and all(s.domain == "code" and s.apt for s in others)
+    assert len(others) == 8 and all(s.domain == "code" and s.apt for s in others)
 
 
 def test_an_other_language_source_reads_its_files_and_skips_symbolic_links(tmp_path):
@@ -254,12 +255,39 @@ def test_an_other_language_source_reads_its_files_and_skips_symbolic_links(tmp_p
 
     class Ctx:
         def apt(self, pattern):
-            assert pattern == S.OTHER_LANGUAGE_APT["lua_penlight"][0]
+            assert [pattern] == list(S.OTHER_LANGUAGE_APT["lua_penlight"][0])
             return type("Pkg", (), {"spec": "apt:lua-penlight=1.0"})(), str(tmp_path)
-    units = S.plan_other_language("lua_penlight")(Ctx())
+    units = S.plan_apt_code("lua_penlight")(Ctx())
     recs = [r for fn, kw in units for r in S.run_unit(fn, kw)[0]]
     assert [r["id"] for r in recs] == ["lua_penlight:usr/share/lua/5.1/pl/List.lua"]
     assert recs[0]["meta"]["label"] == "code.other" and recs[0]["source"] == "lua_penlight"
+
+
+def test_an_other_language_source_of_several_packages_keys_each_file_by_its_package(tmp_path):
+    """Erlang reads three of OTP's applications; Common Lisp four packages, one licence each."""
+    erl = "-module(m).\n-export([f/1]).\n\nf(X) ->\n    lists:reverse(X).\n" * 5
+    for app in ("stdlib-4.2", "kernel-8.5", "megaco-4.4"):
+        _write(str(tmp_path / f"erl/usr/lib/erlang/lib/{app}/src/m.erl"), erl)
+    _write(str(tmp_path / "erl/usr/lib/erlang/lib/stdlib-4.2/test/m_SUITE.erl"), erl)
+
+    class Ctx:
+        def apt(self, pattern):
+            name = pattern.replace("\\", "")
+            sub = "erl" if name == "erlang-src" else name
+            return types.SimpleNamespace(spec=f"apt:{name}=1", name=name), str(tmp_path / sub)
+    recs = [r for fn, kw in S.plan_apt_code("erlang_otp")(Ctx()) for r in S.run_unit(fn, kw)[0]]
+    assert [r["id"] for r in recs] == ["erlang_otp:usr/lib/erlang/lib/kernel-8.5/src/m.erl",
+                                       "erlang_otp:usr/lib/erlang/lib/stdlib-4.2/src/m.erl"]
+
+    lisp = "(defun twice (x)\n  (* 2 x))\n" * 10
+    for name in S.OTHER_LANGUAGE_APT["common_lisp"][0]:
+        _write(str(tmp_path / name / "usr/share/common-lisp/source" / name / "a.lisp"), lisp)
+    recs = [r for fn, kw in S.plan_apt_code("common_lisp")(Ctx()) for r in S.run_unit(fn, kw)[0]]
+    assert sorted(r["id"] for r in recs) == [
+        f"common_lisp:{n}/usr/share/common-lisp/source/{n}/a.lisp" for n in sorted(
+            S.OTHER_LANGUAGE_APT["common_lisp"][0])]
+    assert {r["meta"]["licence"] for r in recs} == {"public-domain", "MIT", "BSD-2-Clause"}
+    assert {r["meta"]["label"] for r in recs} == {"code.other"}
 
 
 def _tgz(path, files: dict) -> str:
