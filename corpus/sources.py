@@ -847,9 +847,11 @@ OTHER_LANGUAGE_APT = {
     "emacs_lisp": ({r"elpa-magit": "GPL-3.0+", r"elpa-dash": "GPL-3.0+"},
                    "usr/share/emacs/site-lisp/elpa-src", r"\.el\Z"),
     "tcl_tcllib": ({r"tcllib": "BSD-style (Tcl)"}, "usr/share/tcltk", r"\.tcl\Z"),
-    # three of OTP's applications: the whole of erlang-src (37 MB) would swamp code.other
+    # fifteen of OTP's applications, each a folder of the folder hold-out (with three, two held
+    # out left one to learn Erlang from); all of erlang-src (37 MB) would swamp code.other
     "erlang_otp": ({r"erlang-src": "Apache-2.0"}, "usr/lib/erlang/lib",
-                   r"/(stdlib|kernel|inets)-[\d.]+/src/[^/]+\.erl\Z"),
+                   r"/(stdlib|kernel|inets|ssh|mnesia|sasl|tools|eunit|edoc|runtime_tools|"
+                   r"debugger|os_mon|tftp|ftp|syntax_tools)-[\d.]+/src/[^/]+\.erl\Z"),
 }
 
 
