@@ -987,6 +987,10 @@ NPM_JS = {  # hand-written sources only: no dist/ builds, bundles or source maps
     "ramda": ("0.31.3", "MIT", r"^src/.*\.js\Z"),
     "axios": ("1.12.2", "MIT", r"^lib/.*\.js\Z"),
     "express": ("5.1.0", "MIT", r"^(index|lib/.*)\.js\Z"),
+    # declaration files written by hand (DefinitelyTyped), without the ts5.x/ near-copies for
+    # older compilers: typescript's lib/*.d.ts were the only declarations, and held out by folder
+    # a third of them were read as Java
+    "@types/node": ("26.6.7", "MIT", r"^(?!ts\d)(.+/)?[^/]+\.d\.ts\Z"),
 }
 # markup and config inside those tarballs: every package's package.json, and react-native's
 # Android resources and CMake files

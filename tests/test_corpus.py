@@ -644,3 +644,14 @@ def test_failed_apt_download_names_the_package(tmp_path, monkeypatch):
         a, 100, "", "E: Unable to locate package pari-doc"))
     with pytest.raises(FetchError, match="apt package 'pari-doc' could not be downloaded"):
         Fetcher(str(tmp_path)).apt(["pari-doc"])
+
+
+def test_type_declarations_are_read_without_the_copies_for_older_compilers(tmp_path):
+    decl = "declare module \"node:x\" {\n    export function f(a: string): number;\n}\n" * 3
+    tgz = _tgz(tmp_path / "types-node.tgz", {"fs.d.ts": decl, "fs/promises.d.ts": decl,
+                                             "ts5.6/index.d.ts": decl, "README.md": decl})
+    _, _, include = S.NPM_JS["@types/node"]
+    recs, _, _ = S.unit_code_tar(tgz, "javascript_npm", "MIT", "npm:@types/node=1", include=include,
+                                 labels={"code.javascript_typescript"}, key_prefix="@types/node/")
+    assert [r["id"] for r in recs] == ["javascript_npm:@types/node/fs.d.ts",
+                                       "javascript_npm:@types/node/fs/promises.d.ts"]
