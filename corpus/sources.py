@@ -868,8 +868,9 @@ APT_CODE = {**OTHER_LANGUAGE_APT, **JAVASCRIPT_APT}
 
 
 def plan_apt_code(source: str):
-    """The plan of an `APT_CODE` source: one unit_code per package and half of its files, the
-    wanted files of its folder; keys prefixed with the package name when there are several."""
+    """The plan of an `APT_CODE` source: per package, the files under its folder whose path matches
+    the source's regex, in two unit_code halves; keys prefixed with the package name when the
+    source has several packages."""
     licences, folder, wanted = APT_CODE[source]
     rx = re.compile(wanted)
 

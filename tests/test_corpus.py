@@ -264,7 +264,8 @@ def test_an_other_language_source_reads_its_files_and_skips_symbolic_links(tmp_p
 
 
 def test_an_other_language_source_of_several_packages_keys_each_file_by_its_package(tmp_path):
-    """Erlang reads three of OTP's applications; Common Lisp four packages, one licence each."""
+    """Erlang reads the src/ of the named OTP applications only; Common Lisp four packages, one
+    licence each."""
     erl = "-module(m).\n-export([f/1]).\n\nf(X) ->\n    lists:reverse(X).\n" * 5
     for app in ("stdlib-4.2", "kernel-8.5", "megaco-4.4"):
         _write(str(tmp_path / f"erl/usr/lib/erlang/lib/{app}/src/m.erl"), erl)
