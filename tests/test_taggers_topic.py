@@ -89,10 +89,16 @@ def test_a_shebang_stays_and_the_comments_after_it_go():
     assert topic.without_leading_comments(script) == "#!/bin/sh\nset -e\n" + "echo line\n" * 30
 
 
-def test_texts_without_a_header_or_with_little_after_it_are_unchanged():
-    for text in (SPORTS, PYTHON_SNIPPET, '"Quoted," she said. ' * 5, "# Title\n\nA short note.",
-                 APACHE_HEADER + "int x;\n", "-- a dash line\n", "", "/* never closed " * 50):
+def test_texts_without_a_header_or_with_nothing_after_it_are_unchanged():
+    for text in (SPORTS, PYTHON_SNIPPET, '"Quoted," she said. ' * 5, APACHE_HEADER + "\n\n",
+                 "-- a dash line\n", "# Title\n# Subtitle", "", "/* never closed " * 50):
         assert topic.without_leading_comments(text) is text
+
+
+def test_a_short_body_is_read_without_its_long_header():
+    # a licence header says nothing about the language of the few lines below it
+    assert topic.without_leading_comments(APACHE_HEADER + "int x;\n").strip() == "int x;"
+    assert topic.without_leading_comments("# Title\n\nA short note.") == "\nA short note."
 
 
 def test_topic_inputs_reuse_shared_preprocessing_where_nothing_was_dropped():
