@@ -361,19 +361,15 @@ _BULLET_CPS = np.array(sorted(ord(b) for b in BULLETS), dtype=np.uint32)
 _NL, _DOT, _TAB, _SP = ord("\n"), ord("."), ord("\t"), ord(" ")
 
 
-def _stripped_pieces(piece_start: np.ndarray, solid: np.ndarray):
-    """Pieces of a concatenated text (a piece starts where `piece_start` is True) stripped of
-    whitespace: (first, last) index of the non-space (`solid`) characters of every piece that has
-    any, in text order."""
-    ns = np.flatnonzero(solid)
-    if not len(ns):
-        return ns, ns
-    piece = np.cumsum(piece_start)[ns]
-    new = np.ones(len(ns), dtype=bool)
-    new[1:] = piece[1:] != piece[:-1]
-    first = ns[new]
-    last = np.append(ns[np.flatnonzero(new)[1:] - 1], ns[-1])
-    return first, last
+def _stripped_pieces(starts: np.ndarray, solid_at: np.ndarray):
+    """Pieces of a concatenated text (`starts`: the sorted positions where pieces start, the
+    first at 0) stripped of whitespace: (first, last) index of the non-space characters
+    (`solid_at`: their sorted positions) of every piece that has any, in text order. A binary
+    search per piece, not a pass over every character."""
+    lo = np.searchsorted(solid_at, starts)
+    hi = np.append(lo[1:], len(solid_at))      # the next piece's first solid, or the end
+    full = hi > lo
+    return solid_at[lo[full]], solid_at[hi[full] - 1]
 
 
 def _line_signals(cp: np.ndarray, space: np.ndarray, bounds: np.ndarray,
@@ -384,13 +380,13 @@ def _line_signals(cp: np.ndarray, space: np.ndarray, bounds: np.ndarray,
     stripped; both count only when non-empty."""
     n_docs = len(bounds) - 1
     n = len(cp)
-    solid = ~space
+    solid_at = np.flatnonzero(~space)
     is_nl = cp == _NL
     doc_start = np.zeros(n + 1, dtype=bool)
     doc_start[bounds[:-1]] = True
     line_start = doc_start[:n].copy()
     line_start[1:] |= is_nl[:-1]
-    first, last = _stripped_pieces(line_start, solid)
+    first, last = _stripped_pieces(np.flatnonzero(line_start), solid_at)
     prefix = poly_prefix(cp)
     doc = np.searchsorted(bounds, first, side="right") - 1
     length = last - first + 1
@@ -415,15 +411,14 @@ def _line_signals(cp: np.ndarray, space: np.ndarray, bounds: np.ndarray,
                                        n_docs),
     }
     # paragraph breaks: two consecutive newlines of one document with only spaces and tabs between
-    newlines = np.flatnonzero(is_nl)
-    other = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum((cp != _SP) & (cp != _TAB), out=other[1:])
-    p, q = newlines[:-1], newlines[1:]
-    brk = q[(other[q] == other[p + 1]) & (np.searchsorted(bounds, p, side="right")
-                                          == np.searchsorted(bounds, q, side="right"))]
-    para_start = doc_start.copy()
-    para_start[brk + 1] = True
-    first, last = _stripped_pieces(para_start[:n], solid)
+    # (of the characters that are not a space or tab, two neighbours that are both newlines)
+    other = np.flatnonzero((cp != _SP) & (cp != _TAB))
+    nl = cp[other] == _NL
+    pair = nl[:-1] & nl[1:]
+    p, q = other[:-1][pair], other[1:][pair]
+    brk = q[np.searchsorted(bounds, p, side="right") == np.searchsorted(bounds, q, side="right")]
+    para_starts = np.union1d(bounds[:-1], brk + 1)
+    first, last = _stripped_pieces(para_starts[para_starts < n], solid_at)
     pdoc = np.searchsorted(bounds, first, side="right") - 1
     cols["dup_paragraph_frac"] = _dup_char_frac(_span_hashes(prefix, first, last + 1),
                                                 last - first + 1, pdoc, n_docs)

@@ -85,7 +85,8 @@ def _reference_line_signals(text: str, short: int = 30) -> dict[str, float]:
 EDGES = ["a\n \nb\n\t\nb", "x\n\n", "\n\nx", "...", "..", ". ..", "a...\n\u2026\n- b\n+ c\n\u2022 d",
          "p\n \u00a0\n\nq\n\np", "\n", " \n \n ", "dup line\nother\ndup line\n  dup line  ",
          "para one\n\npara two\n \t \npara one\n\n\n\npara one", "x" * 50 + "\n" + "y" * 10,
-         "\u0130\u0130\n\u0130\u0130", "e\U0001F600\n\U0001F600e\n\U0001F600e"]
+         "\u0130\u0130\n\u0130\u0130", "e\U0001F600\n\U0001F600e\n\U0001F600e",
+         "", "line\n", "\t \t", "", "\nline", "a\n\t \t\n\n \nb\n \t", "\n \n"]
 
 
 def test_line_and_paragraph_signals_equal_the_per_document_definitions():
