@@ -138,8 +138,10 @@ def build(p, files, config: dict, out: str, dedup: DedupConfig | None = None,
     read = (p | "Files" >> beam.Create(files)
               | "SpreadFiles" >> beam.Reshuffle()
               | "Read" >> beam.ParDo(ReadFiles(config["max_line_bytes"])).with_outputs(SUMMARY, main="raw"))
+    # Records are parsed where they are read: the id grouping below spreads them over the workers
+    # anyway, and one more shuffle of every record's text cost more CPU than a big file's parsing
+    # on one worker.
     parsed = (read.raw
-              | "SpreadRecords" >> beam.Reshuffle()
               | "Parse" >> beam.ParDo(Parse(parse_config, progress_every)).with_outputs("reject", main="doc"))
     unique = (parsed.doc
               | "KeyById" >> beam.Map(lambda d: (d["id"], d))
