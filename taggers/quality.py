@@ -372,6 +372,13 @@ def _stripped_pieces(starts: np.ndarray, solid_at: np.ndarray):
     return solid_at[lo[full]], solid_at[hi[full] - 1]
 
 
+def _piece_starts(bounds: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """Sorted distinct positions where pieces start: every document's start and every cut (the
+    position after a break), those before the end of the concatenation only."""
+    starts = np.union1d(bounds[:-1], cuts)
+    return starts[starts < bounds[-1]]
+
+
 def _line_signals(cp: np.ndarray, space: np.ndarray, bounds: np.ndarray,
                   short_line_chars: int) -> dict[str, np.ndarray]:
     """Line and paragraph signals of every document of a concatenation (`bounds`: document
@@ -379,14 +386,8 @@ def _line_signals(cp: np.ndarray, space: np.ndarray, bounds: np.ndarray,
     holding only spaces and tabs between two newlines (`re.split(r"\\n[ \\t]*\\n", text)`), and
     stripped; both count only when non-empty."""
     n_docs = len(bounds) - 1
-    n = len(cp)
     solid_at = np.flatnonzero(~space)
-    is_nl = cp == _NL
-    doc_start = np.zeros(n + 1, dtype=bool)
-    doc_start[bounds[:-1]] = True
-    line_start = doc_start[:n].copy()
-    line_start[1:] |= is_nl[:-1]
-    first, last = _stripped_pieces(np.flatnonzero(line_start), solid_at)
+    first, last = _stripped_pieces(_piece_starts(bounds, np.flatnonzero(cp == _NL) + 1), solid_at)
     prefix = poly_prefix(cp)
     doc = np.searchsorted(bounds, first, side="right") - 1
     length = last - first + 1
@@ -417,8 +418,7 @@ def _line_signals(cp: np.ndarray, space: np.ndarray, bounds: np.ndarray,
     pair = nl[:-1] & nl[1:]
     p, q = other[:-1][pair], other[1:][pair]
     brk = q[np.searchsorted(bounds, p, side="right") == np.searchsorted(bounds, q, side="right")]
-    para_starts = np.union1d(bounds[:-1], brk + 1)
-    first, last = _stripped_pieces(para_starts[para_starts < n], solid_at)
+    first, last = _stripped_pieces(_piece_starts(bounds, brk + 1), solid_at)
     pdoc = np.searchsorted(bounds, first, side="right") - 1
     cols["dup_paragraph_frac"] = _dup_char_frac(_span_hashes(prefix, first, last + 1),
                                                 last - first + 1, pdoc, n_docs)
