@@ -7,6 +7,7 @@ labels), `tag_batch` tags a list of texts into columns (optionally with PII-mask
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,11 +53,20 @@ def model_files(model_dir: str | None = None) -> dict[str, str]:
 
 
 def _load(path: str, what: str):
+    """A fastText model, its quantised input matrix decoded to a dense one (`fasttext_dense`: the
+    same predictions, 1.2-1.8 times faster)."""
     import fasttext
+
+    from taggers.fasttext_dense import densify
     try:
-        return fasttext.load_model(path)
+        model = fasttext.load_model(path)
     except Exception as exc:     # fastText raises ValueError / RuntimeError on a corrupt file
         raise ValueError(f"{what} model {path} cannot be loaded ({exc}); {REBUILD_HINT}") from exc
+    return densify(model, path, log=_warn)
+
+
+def _warn(message: str) -> None:
+    print(f"taggers: {message}", file=sys.stderr)
 
 
 def load_models(model_dir: str | None = None, quality: QualityConfig | None = None,
