@@ -7,7 +7,8 @@ them (`QualityConfig`, `RULES`), and the score. Signals are computed for a whole
 (`signal_columns`; numpy over the batch's code points, see taggers.charclass).
 
 Definitions (a "word" is a whitespace-separated token; a "line" is a `\\n`-separated line, stripped,
-and only non-empty lines count; a "paragraph" is a blank-line-separated block):
+and only non-empty lines count; a "paragraph" is a blank-line-separated block; "lowercased" is
+character by character, `taggers.charclass.lower`):
 
 - n_chars: characters of the text; n_words: words.
 - mean_word_length: mean characters per word (punctuation attached to a word counts).
@@ -375,8 +376,10 @@ def _stripped_pieces(starts: np.ndarray, solid_at: np.ndarray):
 def _piece_starts(bounds: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     """Sorted distinct positions where pieces start: every document's start and every cut (the
     position after a break), those before the end of the concatenation only."""
-    starts = np.union1d(bounds[:-1], cuts)
-    return starts[starts < bounds[-1]]
+    mark = np.zeros(int(bounds[-1]) + 1, dtype=bool)     # a mask, not union1d: no sort
+    mark[bounds[:-1]] = True
+    mark[cuts] = True
+    return np.flatnonzero(mark[:-1])
 
 
 def _line_signals(cp: np.ndarray, space: np.ndarray, bounds: np.ndarray,
@@ -445,7 +448,6 @@ def _signals_chunk(texts: list[str], short_line_chars: int) -> dict[str, np.ndar
     n = len(texts)
     if n == 0:
         return []
-    lowers = [t.lower() for t in texts]
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
     bounds = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=bounds[1:])
@@ -469,14 +471,11 @@ def _signals_chunk(texts: list[str], short_line_chars: int) -> dict[str, np.ndar
     np.cumsum(n_words, out=wb[1:])
     alpha_words = _seg_sums(has_letter, wb)
     # stop words: maximal runs of [\w'] in the lowercased text equal to one of STOP_WORDS
-    low_lengths = np.fromiter(map(len, lowers), dtype=np.int64, count=n)
-    lb = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(low_lengths, out=lb[1:])
-    lcp = charclass.codepoints("".join(lowers))
-    lcls = charclass.classes(lcp)
-    wa = (lcls & charclass.WORD_APOS).astype(bool)
+    # (charclass.lower keeps every character's class bits, so the runs are those of the text)
+    lcp = charclass.lower(cp, cls)
+    wa = (cls & charclass.WORD_APOS).astype(bool)
     edge = np.zeros(len(wa) + 1, dtype=bool)
-    edge[lb] = True
+    edge[bounds] = True
     tok_start = wa & (edge[:-1] | ~np.concatenate(([False], wa[:-1])))
     tok_end = wa & (edge[1:] | ~np.concatenate((wa[1:], [False])))
     ts, te = np.nonzero(tok_start)[0], np.nonzero(tok_end)[0] + 1
@@ -484,12 +483,11 @@ def _signals_chunk(texts: list[str], short_line_chars: int) -> dict[str, np.ndar
     short = (tl >= 2) & (tl <= _STOP_MAX_LEN)
     ts_s, tl_s = ts[short], tl[short]
     key = np.zeros(len(ts_s), dtype=np.uint64)
-    cp16 = np.minimum(lcp, 0xFFFF).astype(np.uint64)
     for j in range(_STOP_MAX_LEN):
         has = tl_s > j
-        key[has] |= cp16[ts_s[has] + j] << np.uint64(16 * j)
+        key[has] |= np.minimum(lcp[ts_s[has] + j], 0xFFFF).astype(np.uint64) << np.uint64(16 * j)
     is_stop = np.isin(key, _STOP_KEYS)
-    stop_counts = np.bincount(np.searchsorted(lb, ts_s[is_stop], side="right") - 1, minlength=n)
+    stop_counts = np.bincount(np.searchsorted(bounds, ts_s[is_stop], side="right") - 1, minlength=n)
 
     nz = np.maximum(lengths, 1).astype(np.float64)
     nw = n_words.astype(np.float64)
@@ -511,17 +509,14 @@ def _signals_chunk(texts: list[str], short_line_chars: int) -> dict[str, np.ndar
     cols["curly_bracket_frac"] = np.where(lengths > 0, curly / nz, 0.0)
     repl = np.array([t.count("\ufffd") for t in texts], dtype=np.float64)
     cols["replacement_char_frac"] = np.where(lengths > 0, repl / nz, 0.0)
-    cols["lorem_ipsum"] = np.array([1.0 if "lorem ipsum" in low else 0.0 for low in lowers])
+    cols["lorem_ipsum"] = np.array([1.0 if "lorem ipsum" in t.lower() else 0.0 for t in texts])
     cols.update(_line_signals(cp, space, bounds, short_line_chars))
     # n-grams: over the words (maximal runs of non-space characters) of the lowercased texts
-    lspace = (lcls & charclass.SPACE).astype(bool)
-    w_start = ~lspace
-    w_start[1:] &= lspace[:-1] | edge[1:-1]
-    w_end = ~lspace
-    w_end[:-1] &= lspace[1:] | edge[1:-1]
-    ws, we = np.flatnonzero(w_start), np.flatnonzero(w_end) + 1
-    w_counts = np.bincount(np.searchsorted(lb, ws, side="right") - 1, minlength=n)
-    cols.update(_ngram_batch(_span_hashes(poly_prefix(lcp), ws, we), we - ws, w_counts))
+    w_end = ~space
+    w_end[:-1] &= space[1:] | edge[1:-1]
+    we = np.flatnonzero(w_end) + 1
+    cols.update(_ngram_batch(_span_hashes(poly_prefix(lcp), word_starts, we), we - word_starts,
+                             n_words))
     return cols
 
 

@@ -27,6 +27,19 @@ def test_character_classes_match_pythons_re():
         assert bool(c & charclass.UPPER) == ch.isupper(), repr(ch)
 
 
+def test_lower_is_str_lower_character_by_character():
+    text = "".join(chr(c) for c in range(0x30000) if not 0xD800 <= c < 0xE000)
+    cp = charclass.codepoints(text)
+    low = charclass.lower(cp)
+    assert len(low) == len(cp)
+    differ = [ch for ch, lc in zip(text, low.tolist()) if ch.lower() != chr(lc)]
+    assert differ == ["\u0130"]       # its lower case is two characters ("i" + combining dot)
+    assert charclass.lower(cp, charclass.classes(cp)).tolist() == low.tolist()
+    bits = 0xFF & ~(charclass.UPPER | charclass.HAS_LOWER)   # lowering keeps words and spaces
+    assert ((charclass.classes(low) & bits) == (charclass.classes(cp) & bits)).all()
+    assert bool(charclass.classes(charclass.codepoints("\u01c5"))[0] & charclass.HAS_LOWER)
+
+
 def test_preprocess_batch_equals_preprocess():
     assert topic.preprocess_batch(TRICKY) == [topic.preprocess(t) for t in TRICKY]
     assert topic.preprocess_batch([]) == []
