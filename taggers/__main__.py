@@ -14,6 +14,12 @@ With `--mask-pii`, `text` is written back with e-mails, IP addresses and phone n
 normalised for tagging only. Bad lines (invalid JSON, not an object, missing or non-string `text`,
 mostly invalid UTF-8) are reported on stderr with their line numbers, counted, and skipped; the exit
 status is non-zero only when the input cannot be read (or is cut short) or the models are missing.
+
+JSON is read and written with orjson (datatrove's choice too: ten times faster than the stdlib at
+writing, which was 5 % of a run on 3 KB documents). What orjson does not take goes through the
+stdlib as before: lines it rejects are parsed again by `json` (NaN, integers over 64 bits, lone
+surrogate escapes), and records it cannot write (such strings, such integers) are written by `json`
+with non-ASCII escaped. A NaN written by orjson is `null`.
 """
 from __future__ import annotations
 
@@ -22,6 +28,8 @@ import gzip
 import json
 import os
 import sys
+
+import orjson
 import time
 
 MAX_REPORTED = 50
@@ -35,11 +43,19 @@ def _open_out(path):
 
 
 def _dump(obj) -> bytes:
-    s = json.dumps(obj, ensure_ascii=False)
     try:
-        return s.encode("utf-8") + b"\n"
-    except UnicodeEncodeError:   # lone surrogates from JSON escapes: keep them escaped, as given
-        return json.dumps(obj, ensure_ascii=True).encode("ascii") + b"\n"
+        return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+    except (orjson.JSONEncodeError, TypeError):   # lone surrogates, integers over 64 bits:
+        return json.dumps(obj, ensure_ascii=True).encode("ascii") + b"\n"   # escaped, as given
+
+
+def _load(text: str):
+    """A JSON value; the stdlib's parser for what orjson refuses (NaN, big integers, lone
+    surrogate escapes), so that the stdlib's errors and leniency stay those of this command."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def predict(args) -> int:
@@ -99,7 +115,7 @@ def predict(args) -> int:
                         report(lineno, f"invalid_utf8: {n_invalid} invalid UTF-8 sequences")
                         continue
                     try:
-                        rec = json.loads(text)
+                        rec = _load(text)
                     except json.JSONDecodeError as exc:
                         report(lineno, f"invalid_json: {exc}")
                         continue

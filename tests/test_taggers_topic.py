@@ -161,7 +161,10 @@ def test_cli_predict_keeps_every_input_key_and_reports_bad_lines(tmp_path):
             {"text": SPORTS, "nested": {"a": None}, "score": 0.5},
             {"id": "crlf", "text": "Line one.\r\nLine two \ud800 with a lone surrogate."}]
     lines = [json.dumps(good[0]), "{not json", json.dumps(good[1]), json.dumps({"id": "no text"}),
-             "", json.dumps({"text": 7}), json.dumps(good[2]), "[1, 2]"]
+             "", json.dumps({"text": 7}), json.dumps(good[2]), "[1, 2]",
+             # what the stdlib reads and orjson does not: a 70-bit integer, a NaN literal
+             '{"id": 1180591620717411303424, "text": "Big ids are kept."}',
+             '{"id": "nan", "text": "A NaN field.", "ratio": NaN}']
     src = tmp_path / "in.jsonl.gz"
     with gzip.open(src, "wt", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
@@ -173,7 +176,9 @@ def test_cli_predict_keeps_every_input_key_and_reports_bad_lines(tmp_path):
         assert f"in.jsonl.gz:{lineno}: {reason}" in r.stderr
     assert "4 bad lines" in r.stderr
     rows = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
-    assert len(rows) == 3
+    assert len(rows) == 5
+    assert rows[3]["id"] == 2 ** 70 and rows[3]["text"] == "Big ids are kept."
+    assert rows[4]["id"] == "nan" and rows[4]["ratio"] is None      # NaN is written as null
     for row, rec in zip(rows, good):
         for key, value in rec.items():
             assert row[key] == value          # text included: written back as given
