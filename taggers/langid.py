@@ -126,40 +126,39 @@ def identify(texts: list[str], model, min_score: float = MIN_SCORE,
         paras += ps
         para_doc += [i] * len(ps)
     # letters of every paragraph with one table lookup over the batch (taggers.charclass)
-    counts = [0] * len(paras)
+    counts = np.zeros(0, dtype=np.int64)
     if paras:
         bounds = np.zeros(len(paras), dtype=np.int64)
-        np.cumsum([len(p) for p in paras[:-1]], out=bounds[1:])
+        np.cumsum(np.fromiter(map(len, paras[:-1]), dtype=np.int64, count=len(paras) - 1),
+                  out=bounds[1:])
         letters = (charclass.classes(charclass.codepoints("".join(paras))) & charclass.LETTER) != 0
-        counts = np.add.reduceat(letters.view(np.uint8), bounds, dtype=np.int64).tolist()
-    items: list[str] = []      # chunk texts to predict
-    owner: list[int] = []      # document index of each chunk
-    weight: list[int] = []     # letters in each chunk
-    pending: list[str] = []    # short paragraphs of the current document, not yet predicted
-    pending_doc, pending_letters, pending_chars = -1, 0, 0
-
-    def emit():
-        chunk = "\n".join(pending)[:max_predict_chars].lower()
-        if chunk.isascii():     # only \n matters to fastText; other ASCII whitespace splits too
-            items.append(chunk.replace("\n", " "))
-        else:
-            items.append(" ".join(chunk.split()))   # every Unicode space; fastText splits on ASCII ones
-        owner.append(pending_doc)
-        weight.append(pending_letters)
-
-    for para, i, n in zip(paras, para_doc, counts):
-        if n == 0:
-            continue
-        if pending and i != pending_doc:
-            emit()
-            pending, pending_letters, pending_chars = [], 0, 0
-        pending.append(para)
-        pending_doc, pending_letters, pending_chars = i, pending_letters + n, pending_chars + len(para)
-        if pending_chars >= min_chunk_chars:
-            emit()
-            pending, pending_letters, pending_chars = [], 0, 0
-    if pending:
-        emit()
+        counts = np.add.reduceat(letters.view(np.uint8), bounds, dtype=np.int64)
+    # chunks: runs of consecutive paragraphs with letters of one document, closed at the first
+    # paragraph that brings the run to min_chunk_chars characters, or at the document's end
+    kept = np.flatnonzero(counts).tolist()
+    spans: list[tuple[int, int]] = []      # [first, end) of each chunk, indices into `kept`
+    open_at, chars, doc = 0, 0, -1        # the open chunk starts at kept[open_at]
+    for j, p in enumerate(kept):
+        d = para_doc[p]
+        if d != doc and j > open_at:
+            spans.append((open_at, j))
+            open_at, chars = j, 0
+        doc = d
+        chars += len(paras[p])
+        if chars >= min_chunk_chars:
+            spans.append((open_at, j + 1))
+            open_at, chars = j + 1, 0
+    if open_at < len(kept):
+        spans.append((open_at, len(kept)))
+    kept_paras = [paras[p] for p in kept]
+    chunks = [kept_paras[a] if b == a + 1 else "\n".join(kept_paras[a:b]) for a, b in spans]
+    chunks = [c[:max_predict_chars].lower() for c in chunks]
+    # only \n matters to fastText; any other (Unicode) whitespace is turned into single spaces
+    items = [c.replace("\n", " ") if c.isascii() else " ".join(c.split()) for c in chunks]
+    starts = np.fromiter((a for a, _ in spans), dtype=np.int64, count=len(spans))
+    kept_counts = counts[kept] if kept else np.zeros(0, dtype=np.int64)
+    weight = np.add.reduceat(kept_counts, starts) if len(starts) else kept_counts
+    owner = [para_doc[kept[a]] for a, _ in spans]
 
     langs = [UND] * len(texts)
     scores = [0.0] * len(texts)
@@ -168,7 +167,9 @@ def identify(texts: list[str], model, min_score: float = MIN_SCORE,
         return langs, scores, shares
 
     labels, probs = model.predict(items, k=1, threshold=0.0)
-    lab, conf_list = decide(labels, probs)
+    cut = len(_LABEL_PREFIX)    # top-1: the top language and its probability (`decide` for k=1)
+    lab = [ls[0][cut:] if ls else UND for ls in labels]
+    conf_list = [float(ps[0]) if len(ps) else 0.0 for ps in probs]
     close = [j for j, l in enumerate(lab) if l in _GROUP]   # the few that need their neighbours
     if close:
         labels_k, probs_k = model.predict([items[j] for j in close], k=TOP_K, threshold=0.0)

@@ -49,11 +49,11 @@ def _kinds(cp: np.ndarray) -> np.ndarray:
         _KIND_TABLE = _KIND_OF_CLASS[charclass.table()]
         _KIND_TABLE[ord("_")] = 3
     if cp.size and int(cp.max()) > 0xFFFF:
-        kind = _KIND_TABLE[np.minimum(cp, 0xFFFF)]
+        kind = _KIND_TABLE.take(np.minimum(cp, 0xFFFF))
         astral = np.flatnonzero(cp > 0xFFFF)
         kind[astral] = _KIND_OF_CLASS[charclass.classes(cp[astral])]
         return kind
-    return _KIND_TABLE[cp]
+    return _KIND_TABLE.take(cp)     # take: see charclass.classes
 
 
 CHUNK_CHARS = 200_000   # documents are processed in chunks of about this many characters
