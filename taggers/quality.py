@@ -341,13 +341,19 @@ def _ngram_batch(ids: np.ndarray, lens: np.ndarray, counts: np.ndarray) -> dict[
                 1.0, sizes[best] * (csum[p + k] - csum[p]) / total[bdoc])
         gid = np.repeat(np.arange(len(gstart)), sizes)
         if k in DUP_NGRAM_NS:
-            starts = occ[occ != firsts[gid]]           # every occurrence after the first
-            cover = np.bincount(starts, minlength=n + 1) - np.bincount(starts + k, minlength=n + 1)
-            covered = np.cumsum(cover[:n]) > 0
-            cc = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(np.where(covered, lens, 0), out=cc[1:])
-            dup = (cc[wb[1:]] - cc[wb[:-1]]) / np.maximum(total, 1.0)
-            out[f"dup_{k}gram_frac"] = np.where(total > 0, dup, 0.0)
+            starts = np.sort(occ[occ != firsts[gid]])   # every occurrence after the first
+            # the words they cover, [s, s + k) for each, as runs of overlapping spans (spans of one
+            # length: a run goes on while the next start is inside the last span; spans that only
+            # touch stay apart, so no run crosses into the next document): no pass over every word
+            new_run = np.ones(len(starts), dtype=bool)
+            new_run[1:] = starts[1:] < starts[:-1] + k
+            np.logical_not(new_run[1:], out=new_run[1:])
+            run_first = np.flatnonzero(new_run)
+            run_start = starts[run_first]
+            run_end = np.append(starts[run_first[1:] - 1], starts[-1:]) + k
+            dup = np.bincount(doc[run_start], weights=csum[run_end] - csum[run_start],
+                              minlength=n_docs)
+            out[f"dup_{k}gram_frac"] = np.where(total > 0, dup / np.maximum(total, 1.0), 0.0)
         if k == last:
             break
         keep = order[rep[gid]]
