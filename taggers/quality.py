@@ -515,7 +515,7 @@ def _signals_chunk(texts: list[str], short_line_chars: int) -> dict[str, np.ndar
     cols["curly_bracket_frac"] = np.where(lengths > 0, curly / nz, 0.0)
     repl = np.array([t.count("\ufffd") for t in texts], dtype=np.float64)
     cols["replacement_char_frac"] = np.where(lengths > 0, repl / nz, 0.0)
-    cols["lorem_ipsum"] = np.array([1.0 if "lorem ipsum" in t.lower() else 0.0 for t in texts])
+    cols["lorem_ipsum"] = _phrase_in(lcp, bounds, _LOREM)
     cols.update(_line_signals(cp, space, bounds, short_line_chars))
     # n-grams: over the words (maximal runs of non-space characters) of the lowercased texts
     w_end = ~space
@@ -524,6 +524,23 @@ def _signals_chunk(texts: list[str], short_line_chars: int) -> dict[str, np.ndar
     cols.update(_ngram_batch(_span_hashes(poly_prefix(lcp), word_starts, we), we - word_starts,
                              n_words))
     return cols
+
+
+_LOREM = np.array([ord(c) for c in "lorem ipsum"], dtype=np.uint32)
+
+
+def _phrase_in(cp: np.ndarray, bounds: np.ndarray, phrase: np.ndarray) -> np.ndarray:
+    """1.0 for each document (`bounds`) of the code points `cp` that holds `phrase`, else 0.0:
+    candidates where its first code point is, narrowed one code point at a time."""
+    at = np.flatnonzero(cp[:len(cp) - len(phrase) + 1] == phrase[0]) if len(cp) >= len(phrase) \
+        else np.zeros(0, dtype=np.int64)
+    for j in range(1, len(phrase)):
+        at = at[cp[at + j] == phrase[j]]
+    doc = np.searchsorted(bounds, at, side="right") - 1
+    ok = at + len(phrase) <= bounds[doc + 1]          # inside one document
+    out = np.zeros(len(bounds) - 1)
+    out[doc[ok]] = 1.0
+    return out
 
 
 def _rows(cols: dict[str, np.ndarray], names=HEURISTIC_SIGNAL_NAMES) -> list[dict[str, float]]:

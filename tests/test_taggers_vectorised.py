@@ -123,3 +123,10 @@ def test_macro_f1():
     assert per["b"]["precision"] == pytest.approx(2 / 3) and per["b"]["recall"] == 1.0
     assert f1 == pytest.approx((2 / 3 + 0.8) / 2)
     assert np.isnan(topic_training.macro_f1([], [])[0])
+
+
+def test_lorem_ipsum_in_any_case_never_across_documents():
+    texts = ["Lorem Ipsum dolor", "xx LOREM IPSUM", "lorem", " ipsum", "lorem ipsu", "", "a lorem ipsumx",
+             "LOREM \u0130PSUM", "m"]
+    got = [s["lorem_ipsum"] for s in quality.signals_batch(texts)]
+    assert got == [float("lorem ipsum" in t.lower()) for t in texts] == [1, 1, 0, 0, 0, 0, 1, 0, 0]
