@@ -28,9 +28,9 @@ import gzip
 import json
 import os
 import sys
+import time
 
 import orjson
-import time
 
 MAX_REPORTED = 50
 

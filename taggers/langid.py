@@ -156,7 +156,7 @@ def identify(texts: list[str], model, min_score: float = MIN_SCORE,
     # only \n matters to fastText; any other (Unicode) whitespace is turned into single spaces
     items = [c.replace("\n", " ") if c.isascii() else " ".join(c.split()) for c in chunks]
     starts = np.fromiter((a for a, _ in spans), dtype=np.int64, count=len(spans))
-    kept_counts = counts[kept] if kept else np.zeros(0, dtype=np.int64)
+    kept_counts = counts[kept]
     weight = np.add.reduceat(kept_counts, starts) if len(starts) else kept_counts
     owner = [para_doc[kept[a]] for a, _ in spans]
 

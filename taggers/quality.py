@@ -346,8 +346,7 @@ def _ngram_batch(ids: np.ndarray, lens: np.ndarray, counts: np.ndarray) -> dict[
             # length: a run goes on while the next start is inside the last span; spans that only
             # touch stay apart, so no run crosses into the next document): no pass over every word
             new_run = np.ones(len(starts), dtype=bool)
-            new_run[1:] = starts[1:] < starts[:-1] + k
-            np.logical_not(new_run[1:], out=new_run[1:])
+            new_run[1:] = starts[1:] >= starts[:-1] + k
             run_first = np.flatnonzero(new_run)
             run_start = starts[run_first]
             run_end = np.append(starts[run_first[1:] - 1], starts[-1:]) + k
