@@ -8,6 +8,11 @@ dedup counts, decontamination) runs between tagging and writing.
 """
 from __future__ import annotations
 
+from pipeline import hugepages
+
+if __name__ == "__main__":  # before Beam's import (1.6 CPU-s): the re-exec wastes nothing
+    hugepages.reexec_with_huge_pages()
+
 import json
 import os
 import platform
