@@ -2,11 +2,11 @@
 
 Beam's local runner copies every element batch between its processes into freshly allocated
 memory (protobuf messages built, serialised and parsed in its gRPC threads), and the kernel maps
-that memory in 4 KB pages, one minor page fault each: 8.7-8.9 M faults and a third of the tag job's
-CPU as system time on the sample corpus. With `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` glibc's
+that memory in 4 KB pages, one minor page fault each: 8.8-9.2 M faults and a quarter to a third of
+the tag job's CPU as system time on the sample corpus. With `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` glibc's
 malloc asks for transparent huge pages (`madvise(MADV_HUGEPAGE)`) on the memory it maps, which the
-kernel then fills 2 MB at a time: 1.3-1.4 M faults, 0.87x the CPU and 0.84x the wall time of the
-tag job, every output column identical and the same peak memory (README, Measuring).
+kernel then fills 2 MB at a time: 1.3-1.4 M faults, 0.89x the CPU and about 0.85x the wall time
+of the tag job, every output column identical and about the same peak memory (README, Measuring).
 
 The tunable is read when a process starts, so a job that wants it re-executes itself once with it
 set (`reexec_with_huge_pages`), before it imports Beam; the runner's worker processes inherit it.
