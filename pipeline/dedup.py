@@ -818,8 +818,8 @@ class Finish(beam.DoFn):
                 raise RuntimeError(
                     f"dedup join of id {doc_id!r} found {len(rows)} rows, {len(reps)} labels and "
                     f"{len(shares)} line shares: a "
-                    "row was lost before the join (seen twice on the local multi-process runner "
-                    "under load); nothing is published, run the same command again")
+                    "row was lost before the join (as Beam's local runner did before "
+                    "pipeline.runner_fix); nothing is published, run the same command again")
             joined.append((doc_id, rows[0], reps, shares[0] if shares else 0.0))
         if self.shares_joined:
             shares = [share for *_, share in joined]

@@ -3,7 +3,9 @@ options passed through verbatim (a later `--runner` wins). Unknown flags are a c
 the pipeline starts, never silently dropped as Beam itself would do.
 
 The local default is Beam's FnApiRunner in multi-processing mode on all cores, named explicitly:
-Beam 2.77's plain DirectRunner first tries to download the Prism binary. The parsed options also
+Beam 2.77's plain DirectRunner first tries to download the Prism binary. Parsing also turns off
+the local runner's timed data-plane flushes, which race with its writes and drop rows
+(`pipeline.runner_fix`). The parsed options also
 configure the driver's own FileSystems calls (listing INPUT, staging OUTPUT), and `dry_run` tells a
 job to build and validate its graph on DataflowRunner without running it.
 """
@@ -14,6 +16,8 @@ import argparse
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions,
                                                   StandardOptions, TestOptions)
+
+from pipeline.runner_fix import disable_timed_flushes
 
 LOCAL_DEFAULT_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing",
                       "--direct_num_workers=0", "--default_sdk_harness_log_level=WARNING"]
@@ -54,6 +58,7 @@ def beam_options(beam_args: list[str], runner: str | None) -> PipelineOptions:
         raise UsageError(f"unknown option(s): {' '.join(unknown)} "
                          "(neither a mixcurate flag nor a Beam pipeline option)")
     options = PipelineOptions(flags)
+    disable_timed_flushes()  # the local runner's flush race drops rows (pipeline.runner_fix)
     chosen = options.view_as(StandardOptions).runner or ""
     direct = options.view_as(DirectOptions)
     if chosen.split(".")[-1] not in ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner"):
