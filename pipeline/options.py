@@ -23,12 +23,15 @@ LOCAL_DEFAULT_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_proce
                       "--direct_num_workers=0", "--default_sdk_harness_log_level=WARNING"]
 
 
-# Measured with apache-beam 2.77 on the tag job (sample corpus, 2 workers), twice out of twice:
-# bundles run in parallel threads corrupt the runner's shuffle buffers ("Invalid PaneInfoEncoding",
-# "Error decoding input stream ... in step Dedup/AllBucketEntries/Read").
+# Measured with apache-beam 2.77 on the tag job (sample corpus, 2 workers): with the runner's timed
+# flush on, threads corrupted the shuffled streams twice ("Invalid PaneInfoEncoding") and, on
+# 2026-12-07, lost a row before the dedup join; with it off (pipeline.runner_fix) the job wrote the
+# same rows as multi_processing, in 108 s of wall time against 72 and 132 CPU-s against 122. One
+# clean run is not enough to lift the refusal for a mode that is slower anyway.
 MULTI_THREADING = ("--direct_running_mode=multi_threading with more than one worker corrupts shuffled data "
-                   "in Beam's local runner (the job fails decoding its own streams); use multi_processing "
-                   "(the default), or in_memory with --direct_num_workers=1 for the least CPU per document")
+                   "in Beam's local runner (the job fails decoding its own streams or loses rows); use "
+                   "multi_processing (the default), or in_memory with --direct_num_workers=1 for the least "
+                   "CPU per document")
 
 
 class UsageError(ValueError):

@@ -16,8 +16,9 @@ the case for the input of every GroupByKey), which gRPC caps at 2 GB: a stage in
 one worker fails loudly ("exceeds GRPC limit") instead of shrinking.
 
 The in-process SDK workers of `--direct_running_mode=multi_threading` write their outputs into the
-same kind of stream (the worker handler reads the same constant), which fits the corrupt streams
-seen in that mode; `pipeline.options` still refuses it with more than one worker.
+same kind of stream (their handler reads the same constant): on the sample that mode lost a row
+with the timed flush on and wrote the same rows as multi_processing with it off, but more slowly;
+`pipeline.options` still refuses it with more than one worker.
 """
 from __future__ import annotations
 
