@@ -82,7 +82,7 @@ TMP = "_tmp"
 # peaked a mix worker at 2.8 GB; calls of 4M characters at 1.15 GB, of 1M at 1.04 GB, with
 # byte-identical shards and the same wall time.
 ENCODE_CHARS = 1_000_000
-PROGRESS = ("read", "tokenised", "selected", "shards")  # counters logged while running, totals at the end
+PROGRESS = ("read", "tokenised", "selected", "routed", "shards")  # counters logged while running, totals at the end
 
 
 # ---------------------------------------------------------------- driver: checks and tokenizer
@@ -534,6 +534,7 @@ class Route(beam.DoFn):
                 "documents": 1, "by_domain": {d: 1}}}})
             return
         if status == "val":
+            self.progress.add("routed")
             yield ("val", d, 0, range_of(b, info["val_ranges"], nb)), (doc["h"], doc["tok"], doc["topic"])
             return
         selected = False
@@ -546,6 +547,7 @@ class Route(beam.DoFn):
             for p in range(k):
                 selected = True
                 yield (split, d, p, range_of(b, info[split]["ranges"], nb)), (doc["h"], doc["tok"], doc["topic"])
+            self.progress.add("routed", k)
         if selected:
             self.progress.add("selected")
 
@@ -929,6 +931,7 @@ def mix(args, beam_args) -> dict | None:
         with beam.Pipeline(options=options) as p:
             build(p, files, cfg, out, tok_path, args.progress_every)
         print(progress.final_line(p.result, "mix", PROGRESS), file=sys.stderr, flush=True)
+        check_nothing_lost(progress.totals(p.result, "mix"), _read_json(os.path.join(out, "_shards.json")))
         manifest = finish(out, cfg, fingerprint, tok_info, est)
         for name in ("_plan.json", "_stats.json", "_shards.json"):
             os.remove(os.path.join(out, name))
@@ -948,6 +951,21 @@ def mix(args, beam_args) -> dict | None:
         raise
     print(report.summary(manifest))
     return manifest
+
+
+class LostPieces(RuntimeError):
+    """The runner delivered fewer document pieces to the shard writers than the router sent."""
+
+
+def check_nothing_lost(counters: dict, written: list[dict]) -> None:
+    """Every piece Route sent towards a shard (its `routed` counter: one per document copy in
+    train or anneal, one per validation document) must be in a written shard: a piece lost by the
+    runner in between fails the job before anything is published, instead of shifting the shares."""
+    routed = counters.get("routed")
+    landed = sum(s["documents"] for s in written)
+    if routed is not None and routed != landed:
+        raise LostPieces(f"{routed:,} document pieces were routed to shards but {landed:,} were written: "
+                         "the runner lost data; nothing was published, run the same command again")
 
 
 def validate_graph(options, files, cfg, args, tok) -> dict:

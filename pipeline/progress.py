@@ -1,7 +1,7 @@
 """Progress of the Beam jobs while they run, and their final counters.
 
 Each worker process keeps one `Progress` per job: the job's DoFns add to its counts (read, tagged,
-rejected, duplicates for the tag job; read, tokenised, selected, shards for the mix job) and every
+rejected, duplicates for the tag job; read, tokenised, selected, routed, shards for the mix job) and every
 `every` seconds it logs one line with the process's own counts since it started, at INFO on the
 `mixcurate.progress` logger, which writes to the process's stderr (local Beam workers inherit the
 terminal's). The same counts go to Beam metrics counters, so the driver can print the job's totals
