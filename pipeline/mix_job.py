@@ -795,13 +795,15 @@ def _read_json(path):
         return json.loads(f.read().decode("utf-8"))
 
 
-def finish(out, cfg, fingerprint, tokenizer_info, est) -> dict:
-    """Number the shards in hash order, read them back, write manifest.json (local output)."""
+def finish(out, cfg, fingerprint, tokenizer_info, est, counters: dict) -> dict:
+    """Check that no piece was lost (the job's `counters`), number the shards in hash order, read
+    them back, write manifest.json (local output)."""
     plan = _read_json(os.path.join(out, "_plan.json"))
     if "error" in plan:
         raise mcfg.MixError(plan["error"])
     stats = _read_json(os.path.join(out, "_stats.json"))
     written = _read_json(os.path.join(out, "_shards.json"))
+    check_nothing_lost(counters, written)
     listed = []
     by_group: dict = {}
     for s in written:
@@ -931,8 +933,7 @@ def mix(args, beam_args) -> dict | None:
         with beam.Pipeline(options=options) as p:
             build(p, files, cfg, out, tok_path, args.progress_every)
         print(progress.final_line(p.result, "mix", PROGRESS), file=sys.stderr, flush=True)
-        check_nothing_lost(progress.totals(p.result, "mix"), _read_json(os.path.join(out, "_shards.json")))
-        manifest = finish(out, cfg, fingerprint, tok_info, est)
+        manifest = finish(out, cfg, fingerprint, tok_info, est, progress.totals(p.result, "mix"))
         for name in ("_plan.json", "_stats.json", "_shards.json"):
             os.remove(os.path.join(out, name))
         manifest["throughput"] = {"wall_s": round(time.time() - t0, 3),

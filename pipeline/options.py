@@ -5,9 +5,9 @@ the pipeline starts, never silently dropped as Beam itself would do.
 The local default is Beam's FnApiRunner in multi-processing mode on all cores, named explicitly:
 Beam 2.77's plain DirectRunner first tries to download the Prism binary. Parsing also turns off
 the local runner's timed data-plane flushes, which race with its writes and drop rows
-(`pipeline.runner_fix`). The parsed options also
-configure the driver's own FileSystems calls (listing INPUT, staging OUTPUT), and `dry_run` tells a
-job to build and validate its graph on DataflowRunner without running it.
+(`pipeline.runner_fix`). The parsed options also configure the driver's own FileSystems calls
+(listing INPUT, staging OUTPUT), and `dry_run` tells a job to build and validate its graph on
+DataflowRunner without running it.
 """
 from __future__ import annotations
 

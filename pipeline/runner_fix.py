@@ -9,11 +9,12 @@ A chunk written between the flush's copy and its clear is cleared unsent: its el
 the worker, and nothing reports it. The window is open while the send queue blocks (2.74 and
 newer bound it to 100 MB) or Python switches threads in the callback, so it hits inputs of many
 chunks that take seconds to write: on the sample x 4 (324,212 documents, 900 MB of text) the tag
-job lost 12,429 rows in one run (and 67,679 rows came without the cluster label each should
-have had), a few rows in others, with apache-beam 2.73 and 2.77 alike. With a time limit of 0 the stream only flushes when the runner closes it, from the
-runner's own thread, so nothing races. Each worker's input then leaves as one message (already
-the case for the input of every GroupByKey), which gRPC caps at 2 GB: a stage input above that on
-one worker fails loudly ("exceeds GRPC limit") instead of shrinking.
+job lost 12,429 rows in one run (and 67,679 rows came without the cluster label each should have
+had), a few rows in others, with apache-beam 2.73 and 2.77 alike. With a time limit of 0 the stream
+only flushes when the runner closes it, from the runner's own thread, so nothing races. Each
+worker's input then leaves as one message (already the case for the input of every GroupByKey),
+which gRPC caps at 2 GB: a stage input above that on one worker fails loudly ("exceeds GRPC limit")
+instead of shrinking.
 
 The in-process SDK workers of `--direct_running_mode=multi_threading` write their outputs into the
 same kind of stream (their handler reads the same constant): on the sample that mode lost a row
