@@ -135,3 +135,23 @@ def test_bad_parameters_fail_clearly():
     for kw in ({"num_perm": 0}, {"scheme": "x"}, {"hash_name": "md5"}, {"kind": "token"}, {"n": 0}):
         with pytest.raises(ValueError):
             MinHasher(**kw)
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 20])
+def test_poly_range_hashes_are_the_same_whatever_the_power_table_block(monkeypatch, block):
+    """Positions past one block of the power tables are hashed block by block: every range hash,
+    also of ranges that cross blocks or start on a block's edge, equals the polynomial's value."""
+    import taggers.minhash as mh
+    monkeypatch.setattr(mh, "POWER_BLOCK", block)
+    rng = np.random.default_rng(block)
+    values = rng.integers(0, 256, size=3 * block + 5 if block < 1000 else 400, dtype=np.uint8)
+    n = len(values)
+    starts = np.array(sorted(rng.integers(0, n + 1, size=200)) + [0, n, min(block, n)], dtype=np.int64)
+    ends = np.minimum(starts + rng.integers(0, 3 * min(block, 50) + 1, size=len(starts)), n)
+    ends[-3] = n
+    got = mh.poly_spans(mh.poly_prefix(values), starts, ends)
+    P, mask = mh._P, (1 << 64) - 1
+    for s, e, h in zip(starts.tolist(), ends.tolist(), got.tolist()):
+        assert h == sum(int(v) * pow(P, j, 1 << 64) for j, v in enumerate(values[s:e].tolist())) & mask
+    head = values[:50].tobytes()  # the scalar hash datasketch is given agrees with the vectorised one
+    assert mh.poly_hash32(head) == int(mh._poly_segments(head, np.zeros(1, np.int64), np.array([len(head)]))[0])
