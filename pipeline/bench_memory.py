@@ -86,6 +86,8 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=float, default=0.2, help="sampling period, seconds")
     ap.add_argument("--machine-gb", type=float, default=psutil.virtual_memory().total / 1e9)
     args = ap.parse_args(argv)
+    if args.copies < 2:  # the fit needs two corpus sizes; 1 would tag the same corpus twice
+        ap.error(f"--copies must be at least 2 (the sample is always measured at 1x too), got {args.copies}")
     if not os.path.isdir(args.sample):
         raise SystemExit(f"bench: {args.sample} is missing; run `make sample`")
     shutil.rmtree(args.out, ignore_errors=True)

@@ -3,7 +3,9 @@ import gzip
 import json
 import sys
 
-from pipeline.bench_memory import replicate, watch
+import pytest
+
+from pipeline.bench_memory import main, replicate, watch
 
 
 def test_replicate_writes_k_copies_with_unique_ids(tmp_path):
@@ -30,3 +32,12 @@ def test_watch_sees_the_peak_of_a_child_process():
     assert res["peak_rss_largest_process_gb"] >= 0.3
     assert res["peak_rss_process_tree_gb"] >= res["peak_rss_largest_process_gb"]
     assert res["processes_seen"] >= 2
+
+
+def test_one_copy_is_refused_before_any_work(tmp_path, capsys):
+    """The slope needs a second corpus size: --copies 1 is a usage error, nothing is written."""
+    with pytest.raises(SystemExit) as stop:
+        main(["--sample", str(tmp_path), "--copies", "1", "--out", str(tmp_path / "out")])
+    assert stop.value.code == 2
+    assert "--copies must be at least 2" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
