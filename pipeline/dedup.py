@@ -510,10 +510,10 @@ class NearEntries(BucketEntries):
     `shares`, (id, (2, LINE_SHARE_SIGNAL)) for each row with a repeated line, from the same line
     split, for the Finish join (which then splits no line).
 
-    It reads the row batches again rather than a (row, line hashes) output of BucketEntries, which
-    would spare a second line split: with that design the tag job on the sample x 4 stopped twice
-    of two on a row missing from the Finish join, while this one and signature_lines "all" ran
-    through (see README, faults)."""
+    It reads the row batches again and splits their lines a second time (6 of the tag job's ~100
+    CPU-s are line splitting): a design passing BucketEntries' split on lost rows on the sample x 4,
+    but that loss was the local runner's timed-flush race (pipeline.runner_fix), so the one-split
+    design is worth measuring again."""
 
     def __init__(self, config: DedupConfig):
         super().__init__(config)
