@@ -511,9 +511,9 @@ class NearEntries(BucketEntries):
     split, for the Finish join (which then splits no line).
 
     It reads the row batches again and splits their lines a second time (6 of the tag job's ~100
-    CPU-s are line splitting): a design passing BucketEntries' split on lost rows on the sample x 4,
-    but that loss was the local runner's timed-flush race (pipeline.runner_fix), so the one-split
-    design is worth measuring again."""
+    CPU-s are line splitting). A design that handed BucketEntries' split on to this step lost rows
+    on the sample x 4, but that loss was the local runner's timed-flush race (pipeline.runner_fix),
+    so the one-split design is worth measuring again."""
 
     def __init__(self, config: DedupConfig):
         super().__init__(config)
