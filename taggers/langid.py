@@ -4,6 +4,10 @@ A document is split into paragraphs on blank lines. Paragraphs that contain at l
 predicted in chunks: a paragraph of `MIN_CHUNK_CHARS` (200) characters or more on its own, shorter
 consecutive ones joined until the chunk reaches that length (a one-line paragraph is too little
 evidence on its own, and code and lists are mostly short paragraphs: fewer, better predictions).
+A document of more than `MAX_DOC_CHUNKS` (16) chunks is read from 16 of them spread evenly over it
+(`sampled_spans`), so its `lang_share` is estimated from that sample: on the sample corpus that
+predicts 58 % of the characters (a third of the language-ID time saved) and changes the language
+of 0.37 % of the documents, mostly between `en` and `und` at the score threshold.
 Each chunk is predicted once (newlines turned into spaces, as fastText requires, truncated to
 `MAX_PREDICT_CHARS` and lower-cased: lid.176 errs less on lower-cased text, and an all-capitals
 paragraph such as a licence's warranty clause otherwise falls under the threshold); its weight is
@@ -46,6 +50,7 @@ from taggers import charclass
 MIN_SCORE = 0.4
 MAX_PREDICT_CHARS = 500
 MIN_CHUNK_CHARS = 200
+MAX_DOC_CHUNKS = 16
 UND = "und"
 TOP_K = 4          # labels read per chunk: enough for the largest group below
 CLOSE_LANGUAGES = [frozenset(g) for g in (
@@ -115,10 +120,29 @@ def decide(labels, probs) -> tuple[list[str], list[float]]:
     return out_lab, out_conf
 
 
+def sampled_spans(spans: list[tuple[int, int]], owner: list[int], max_chunks: int) -> list[tuple[int, int]]:
+    """The chunks (`spans`, grouped by document in order; `owner`: each one's document) that are
+    predicted: all of a document with at most `max_chunks`, else the first of each of `max_chunks`
+    equal runs of its chunks (chunk floor(i * m / max_chunks) for i < max_chunks of its m), so the
+    sample is spread evenly over the document."""
+    own = np.asarray(owner, dtype=np.int64)
+    first = np.ones(len(own), dtype=bool)
+    first[1:] = own[1:] != own[:-1]
+    start = np.flatnonzero(first)
+    m = np.diff(np.append(start, len(own)))                  # chunks of each document
+    long = m > max_chunks
+    keep = np.repeat(~long, m)
+    i = np.arange(max_chunks)
+    keep[(start[long, None] + (i[None, :] * m[long, None]) // max_chunks).ravel()] = True
+    return [span for span, kept in zip(spans, keep.tolist()) if kept]
+
+
 def identify(texts: list[str], model, min_score: float = MIN_SCORE,
-             max_predict_chars: int = MAX_PREDICT_CHARS, min_chunk_chars: int = MIN_CHUNK_CHARS):
+             max_predict_chars: int = MAX_PREDICT_CHARS, min_chunk_chars: int = MIN_CHUNK_CHARS,
+             max_chunks: int | None = MAX_DOC_CHUNKS):
     """Language of each text: (langs, scores, shares) lists, one fastText call for the whole batch.
-    Consecutive paragraphs shorter than `min_chunk_chars` are predicted together (see module)."""
+    Consecutive paragraphs shorter than `min_chunk_chars` are predicted together; of a document
+    with more than `max_chunks` chunks, `max_chunks` spread over it (None or 0: all; see module)."""
     paras: list[str] = []      # every paragraph of the batch
     para_doc: list[int] = []   # document index of each
     for i, text in enumerate(texts):
@@ -150,6 +174,8 @@ def identify(texts: list[str], model, min_score: float = MIN_SCORE,
             open_at, chars = j + 1, 0
     if open_at < len(kept):
         spans.append((open_at, len(kept)))
+    if max_chunks and spans:
+        spans = sampled_spans(spans, [para_doc[kept[a]] for a, _ in spans], max_chunks)
     kept_paras = [paras[p] for p in kept]
     chunks = [kept_paras[a] if b == a + 1 else "\n".join(kept_paras[a:b]) for a, b in spans]
     chunks = [c[:max_predict_chars].lower() for c in chunks]

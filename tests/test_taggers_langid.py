@@ -61,6 +61,45 @@ def test_short_paragraphs_are_judged_together_with_their_neighbours(lid):
     assert langs == ["de"] and shares[0] < 1.0
 
 
+class _Recording:
+    """lid.176 that remembers what it was asked to predict."""
+    def __init__(self, model):
+        self.model, self.items = model, []
+
+    def predict(self, items, **kw):
+        self.items += list(items)
+        return self.model.predict(items, **kw)
+
+
+def test_a_long_document_is_read_from_max_chunks_chunks_spread_over_it(lid):
+    # 24 German paragraphs then 24 English ones: 16 of the 48 chunks are predicted, evenly spaced,
+    # so both halves are seen and the share is estimated from the sample (8 of 16 chunks German)
+    de = ("Der Hund läuft jeden Morgen durch den Park und bellt die Tauben an, die auf dem Rasen "
+          "sitzen, und danach trinkt er Wasser aus dem Brunnen am Markt, bevor er müde und zufrieden "
+          "wieder nach Hause kommt.")
+    en = ("The dog runs through the park every morning and barks at the pigeons sitting on the "
+          "grass, and afterwards he drinks water from the fountain in the square before he comes "
+          "home again, tired but very happy.")
+    assert len(de) >= langid.MIN_CHUNK_CHARS and len(en) >= langid.MIN_CHUNK_CHARS
+    doc = "\n\n".join([de] * 24 + [en] * 24)
+    model = _Recording(lid)
+    langs, _, shares = langid.identify([doc], model, max_chunks=16)
+    assert len(model.items) == 16
+    assert langs[0] in ("de", "en") and shares[0] == pytest.approx(0.5, abs=0.03)
+    model = _Recording(lid)
+    langid.identify([doc, SAMPLES["fr"]], model, max_chunks=None)   # None: every chunk
+    assert len(model.items) == 49
+
+
+def test_chunk_sample_keeps_short_documents_whole_and_spreads_over_long_ones():
+    spans = [(i, i + 1) for i in range(3 + 10)]
+    owner = [0] * 3 + [1] * 10
+    kept = langid.sampled_spans(spans, owner, 4)
+    assert kept[:3] == spans[:3]                            # 3 chunks <= 4: all of them
+    assert [a - 3 for a, _ in kept[3:]] == [0, 2, 5, 7]     # floor(i * 10 / 4) for i < 4
+    assert langid.sampled_spans(spans, owner, 10) == spans
+
+
 def test_paragraphs_split_on_blank_lines_only():
     assert langid.paragraphs("a\nb\n\n  \nc\n \t\nd") == ["a\nb", "c", "d"]
     assert langid.paragraphs("\n\n   \n") == []
