@@ -220,15 +220,32 @@ class _BatchLines:
         nxt[-1:] = True
         nxt[:-1] = brk[1:]
         keep = ~((arr == 32) & nxt)                          # no space before a break or the end
-        arr, brk = arr[keep], brk[keep]
-        cut = np.flatnonzero(brk)
+        self._index(arr[keep])
+        self.hashes = fmix64(poly_ranges64(self.data.tobytes(), self.starts, self.ends))
+
+    def _index(self, arr: np.ndarray):
+        """Sets data, and the spans and owners of its non-blank lines, from normalised bytes."""
+        cut = np.flatnonzero((arr == 10) | (arr == _DOC_SEP))
         starts = np.concatenate([[0], cut + 1])
         ends = np.concatenate([cut, [len(arr)]])
         owner = np.concatenate([[0], np.cumsum(arr[cut] == _DOC_SEP)])
         full = ends > starts
         self.data = arr
         self.starts, self.ends, self.owner = starts[full], ends[full], owner[full]
-        self.hashes = fmix64(poly_ranges64(arr.tobytes(), self.starts, self.ends))
+
+    @classmethod
+    def normalised(cls, data: bytes, hashes: bytes, count: int) -> "_BatchLines":
+        """The split of a batch of `count` texts again from its `data` and `hashes` (as bytes, how
+        they cross a shuffle): the line spans are found again (one pass), the lines not hashed."""
+        lines = cls.__new__(cls)
+        lines.count = count
+        lines._index(np.frombuffer(data, dtype=np.uint8))
+        lines.hashes = _u64(hashes)
+        return lines
+
+    def texts(self) -> list[bytes]:
+        """Each text's normalised bytes (blank lines as bare breaks)."""
+        return self.data.tobytes().split(b"\xff") if self.count else []
 
     def without(self, drop: np.ndarray) -> list[bytes]:
         """Each text's normalised bytes without the lines where `drop` is True (a line goes with
@@ -256,8 +273,12 @@ def line_shards(texts: list[str]):
     """(shard, line hashes as uint64 bytes) for a batch of texts: each text's distinct lines once,
     one element per hash shard (hash mod LINE_SHARDS), for counting the documents that hold each
     line."""
-    hashes, _, owner = batch_lines(texts)
-    hs = distinct_per_text(hashes, owner)
+    return _line_shards(_BatchLines(texts))
+
+
+def _line_shards(lines: _BatchLines):
+    """`line_shards` of a split batch."""
+    hs = distinct_per_text(lines.hashes, lines.owner)
     shard = hs % np.uint64(LINE_SHARDS)
     for s in np.unique(shard):
         yield int(s), hs[shard == s].tobytes()
@@ -300,10 +321,15 @@ def signature_texts(texts: list[str], repeated: np.ndarray, config: DedupConfig)
 def signature_texts_and_shares(texts: list[str], repeated: np.ndarray,
                                config: DedupConfig) -> tuple[list[str], np.ndarray]:
     """(`signature_texts`, `line_shares`) of a batch from one line split and hash."""
-    lines = _BatchLines(texts)
+    return _signature_texts_and_shares(_BatchLines(texts), list(texts), repeated, config)
+
+
+def _signature_texts_and_shares(lines: _BatchLines, out: list[str], repeated: np.ndarray,
+                                config: DedupConfig) -> tuple[list[str], np.ndarray]:
+    """`signature_texts_and_shares` of a split batch; `out`: the texts (or their normalised
+    forms: the same shingles) a text without a repeated line is signed on, replaced in place."""
     hit = _members(lines.hashes, repeated)
     shares = _shares(lines, hit)
-    out = list(texts)
     if config.signature_lines == "all" or not hit.any():
         return out, shares
     left = lines.without(hit)
@@ -451,7 +477,9 @@ class BucketEntries(beam.DoFn):
     """A batch of rows -> (shard, (band keys as uint64 bytes, their nodes, [(exact/url key, node)]))
     holding every band entry (unless `bands` is False: then NearEntries emits them), the exact
     text's and the URL's; on output `lines`, (shard, line hashes as uint64 bytes) holding each
-    document's distinct lines once, one element per shard and batch; when checking, the shingle
+    document's distinct lines once, one element per shard and batch; with `bands` False, on output
+    `near` the batch's line split for NearEntries: (node keys, normalised bytes, line hashes as
+    uint64 bytes), one element per batch; when checking, the shingle
     sets on output `sets`: (set_shard(node), (nodes, set sizes as int64 bytes, the sets
     concatenated as uint32 bytes)) per shard and batch."""
 
@@ -463,16 +491,16 @@ class BucketEntries(beam.DoFn):
         c = self.c
         self.hasher = MinHasher(c.num_perm, c.seed, c.shingle, c.shingle_kind, c.hash_name)
 
-    def band_entries(self, rows, texts, entries: dict):
-        """Adds every band key of each row (signed on texts[i]) to `entries`; yields the shingle
-        sets (output `sets`) when checking."""
+    def band_entries(self, nodes: list[str], texts, entries: dict):
+        """Adds every band key of each document (node key nodes[i], signed on texts[i]) to
+        `entries`; yields the shingle sets (output `sets`) when checking."""
         c = self.c
         if c.exact_jaccard_check:
             sig, counts, sets = self.hasher.signatures_and_sets(texts)
         else:
             sig, counts = self.hasher.signatures(texts)
         signed = np.flatnonzero(counts)
-        nodes = [node_key(rows[i], c.representative) for i in signed.tolist()]
+        nodes = [nodes[i] for i in signed.tolist()]
         if len(signed):
             _add_band_entries(entries, band_hashes(sig[signed], c.bands, c.rows), nodes, c.shards)
         if c.exact_jaccard_check:
@@ -489,46 +517,51 @@ class BucketEntries(beam.DoFn):
     def process(self, rows):
         c = self.c
         entries: dict[int, tuple] = {}
+        nodes = [node_key(r, c.representative) for r in rows]
+        texts = [r["text"] for r in rows]
         if self.bands:
-            yield from self.band_entries(rows, [r["text"] for r in rows], entries)
-        for r in rows:
-            node = node_key(r, c.representative)
+            yield from self.band_entries(nodes, texts, entries)
+        for r, node in zip(rows, nodes):
             _add_entry(entries, exact_key(r["text"]), node, c.shards)
             url = url_of(r.get("meta"))
             if url:
                 _add_entry(entries, b"u" + url.encode("utf-8"), node, c.shards)
         yield from _emit_records(entries)
         if c.line_dedup_min_docs:
-            for keyed in line_shards([r["text"] for r in rows]):
+            lines = _BatchLines(texts)
+            for keyed in _line_shards(lines):
                 yield beam.pvalue.TaggedOutput("lines", keyed)
+            if not self.bands:  # NearEntries signs the batch from this split once the counts are in
+                yield beam.pvalue.TaggedOutput("near", (nodes, lines.data.tobytes(), lines.hashes.tobytes()))
 
 
 class NearEntries(BucketEntries):
-    """signature_lines "unrepeated": a batch of rows -> (shard, (band keys, nodes, [])) with every
-    signature (and shingle set, output `sets`) computed on signature_text, given the repeated lines
-    as a side input (the Repeated stage's arrays, merged and sorted once per worker); on output
-    `shares`, (id, (2, LINE_SHARE_SIGNAL)) for each row with a repeated line, from the same line
-    split, for the Finish join (which then splits no line).
-
-    It reads the row batches again and splits their lines a second time (6 of the tag job's ~100
-    CPU-s are line splitting). A design that handed BucketEntries' split on to this step lost rows
-    on the sample x 4, but that loss was the local runner's timed-flush race (pipeline.runner_fix),
-    so the one-split design is worth measuring again."""
+    """signature_lines "unrepeated": BucketEntries' line split of a batch (its output `near`: node
+    keys, normalised bytes, line hashes) -> (shard, (band keys, nodes, [])) with every signature
+    (and shingle set, output `sets`) computed on signature_text, given the repeated lines as a side
+    input (the Repeated stage's arrays, merged and sorted once per worker); on output `shares`,
+    (id, (2, LINE_SHARE_SIGNAL)) for each document with a repeated line, for the Finish join (which
+    then splits no line). The lines are split and hashed once per batch, in BucketEntries: this
+    step only finds their spans again, and signs each text's normalised form (the same words up to
+    case, so the same shingles) or, with repeated lines, the normalised form without them."""
 
     def __init__(self, config: DedupConfig):
         super().__init__(config)
         self._repeated = None
 
-    def process(self, rows, repeated_lines):
+    def process(self, split, repeated_lines):
         if self._repeated is None:
             self._repeated = _merged(repeated_lines)
+        nodes, data, hashes = split
+        lines = _BatchLines.normalised(data, hashes, len(nodes))
+        full = [t.decode("utf-8") for t in lines.texts()]
+        texts, shares = _signature_texts_and_shares(lines, full, self._repeated, self.c)
         entries: dict[int, tuple] = {}
-        texts, shares = signature_texts_and_shares([r["text"] for r in rows], self._repeated, self.c)
-        yield from self.band_entries(rows, texts, entries)
+        yield from self.band_entries(nodes, texts, entries)
         yield from _emit_records(entries)
-        for row, share in zip(rows, shares.tolist()):
-            if share > 0:
-                yield beam.pvalue.TaggedOutput("shares", (row["id"], (2, share)))
+        rep = self.c.representative
+        for i in np.flatnonzero(shares > 0).tolist():
+            yield beam.pvalue.TaggedOutput("shares", (id_of(nodes[i], rep), (2, float(shares[i]))))
 
 
 # quality_signals as the tag job writes them (before and after this step adds the line share)
@@ -557,11 +590,6 @@ def _unpacked(row: dict) -> dict:
     else:
         row["quality_signals"] = dict(signals)
     return row
-
-
-def _near_input(rows: list[dict]) -> list[dict]:
-    """The fields NearEntries reads of a batch of rows (node_key and the text)."""
-    return [{"id": r["id"], "quality": r.get("quality"), "text": r["text"]} for r in rows]
 
 
 def _merged(repeated_lines) -> np.ndarray:
@@ -863,7 +891,7 @@ class Dedup(beam.PTransform):
         batches = rows | "DedupBatch" >> beam.BatchElements(min_batch_size=self.batch_size,
                                                             max_batch_size=self.batch_size)
         entries = batches | "Buckets" >> beam.ParDo(BucketEntries(c, bands=not strip)).with_outputs(
-            "lines", "sets", main="entries")
+            "lines", "sets", "near", main="entries")
         if c.line_dedup_min_docs:
             n = c.line_dedup_min_docs
             repeated = (entries.lines
@@ -872,10 +900,8 @@ class Dedup(beam.PTransform):
         else:
             repeated = rows.pipeline | "NoLines" >> beam.Create([])
         bucket_entries, sets = entries.entries, entries.sets
-        if strip:  # signatures wait for the line counts: a second pass over the batches
-            # the pass waits on the line counts, so its input is stored: only what signing reads
-            slim = batches | "NearInput" >> beam.Map(_near_input)
-            near_entries = slim | "NearBuckets" >> beam.ParDo(
+        if strip:  # signatures wait for the line counts: a second pass over the batches' line splits
+            near_entries = entries.near | "NearBuckets" >> beam.ParDo(
                 NearEntries(c), beam.pvalue.AsList(repeated)).with_outputs("sets", "shares", main="entries")
             bucket_entries = ((entries.entries, near_entries.entries)
                               | "AllBucketEntries" >> beam.Flatten())

@@ -350,6 +350,24 @@ def test_batch_signature_texts_and_line_shares_equal_the_per_text_ones():
     assert shares[4] == 0.0 and shares[5] == 1.0 and shares[6] == 0.0
 
 
+def test_a_batch_line_split_crosses_a_shuffle_as_bytes_and_its_normalised_texts_sign_the_same():
+    from pipeline.dedup import _BatchLines
+    texts = ["Title  LINE\r\nbody\xa0with no-break\x1cspace\n\n\ttail ", "", "\u0130stanbul \u00c9T\u00c9\n \n",
+             "one line", "Shared header line\nfour words here now\n"]
+    split = _BatchLines(texts)
+    again = _BatchLines.normalised(split.data.tobytes(), split.hashes.tobytes(), len(texts))
+    for name in ("starts", "ends", "owner", "hashes"):
+        assert np.array_equal(getattr(again, name), getattr(split, name))
+    normalised = [t.decode("utf-8") for t in again.texts()]
+    assert len(normalised) == len(texts) and normalised[1] == "" and normalised[3] == "one line"
+    for kind, n in (("word", 2), ("word", 5), ("char", 3)):   # the same words up to case: the same signatures
+        c = DedupConfig(shingle=n, shingle_kind=kind)
+        hasher = MinHasher(c.num_perm, c.seed, c.shingle, c.shingle_kind, c.hash_name)
+        assert np.array_equal(hasher.signatures(normalised)[0], hasher.signatures(texts)[0])
+        assert all(np.array_equal(hasher.shingle_hashes(a), hasher.shingle_hashes(b))
+                   for a, b in zip(normalised, texts))
+
+
 def test_unrepeated_signature_lines_split_documents_that_only_share_a_header(tmp_path):
     rows = _header_corpus()
     settings = dict(threshold=0.5, num_perm=64, line_dedup_min_docs=6, shingle=5, bands=None, rows=None,
@@ -425,12 +443,14 @@ def test_shuffled_elements_hold_no_numpy_arrays_and_the_sets_survive_as_bytes():
     first = BucketEntries(c, bands=False)
     first.setup()
     out = list(first.process(rows))
-    lines = [o.value for o in out if isinstance(o, beam.pvalue.TaggedOutput)]
+    lines = [o.value for o in out if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == "lines"]
+    splits = [o.value for o in out if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == "near"]
     entries = [o for o in out if not isinstance(o, beam.pvalue.TaggedOutput)]
     repeated = [_repeated_lines((s, [h for shard, h in lines if shard == s]), 6) for s in {s for s, _ in lines}]
+    assert len(splits) == 1                                          # the batch's line split, once
     near = NearEntries(c)
     near.setup()
-    out2 = list(near.process(rows, repeated))
+    out2 = list(near.process(splits[0], repeated))
     sets = [o.value for o in out2 if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == "sets"]
     shares = [o.value for o in out2 if isinstance(o, beam.pvalue.TaggedOutput) and o.tag == "shares"]
     entries += [o for o in out2 if not isinstance(o, beam.pvalue.TaggedOutput)]
@@ -445,7 +465,7 @@ def test_shuffled_elements_hold_no_numpy_arrays_and_the_sets_survive_as_bytes():
     halves = [x for s in {s for s, _ in sets} | {s for s, _ in ends}
               for x in edge_halves((s, [v for shard, v in ends if shard == s] +
                                     [(1, rec) for shard, rec in sets if shard == s]), c.shards)]
-    for stage in (lines, entries, repeated, sets, shares, stars, halves):
+    for stage in (lines, splits, entries, repeated, sets, shares, stars, halves):
         assert stage and not any(_numpy_inside(x) for x in stage)
     # each end's set, read back from its bytes, is the shingle set of its signature text
     hasher = MinHasher(c.num_perm, c.seed, c.shingle, c.shingle_kind, c.hash_name)
