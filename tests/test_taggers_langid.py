@@ -89,6 +89,12 @@ def test_a_long_document_is_read_from_max_chunks_chunks_spread_over_it(lid):
     model = _Recording(lid)
     langid.identify([doc, SAMPLES["fr"]], model, max_chunks=None)   # None: every chunk
     assert len(model.items) == 49
+    # a chunk read stands for the skipped ones after it: of 40 paragraphs, 16 read (0, 2, 5, 7, ...),
+    # and the English one, 20, also stands for 21, so English holds 2 of the 40 paragraphs' letters
+    mixed = "\n\n".join([de] * 20 + [en] + [de] * 19)
+    n_de, n_en = langid.letter_count(de), langid.letter_count(en)
+    langs, _, shares = langid.identify([mixed], lid, max_chunks=16)
+    assert langs == ["de"] and shares[0] == pytest.approx(1 - (n_en + n_de) / (39 * n_de + n_en))
 
 
 def test_chunk_sample_keeps_short_documents_whole_and_spreads_over_long_ones():
