@@ -37,7 +37,8 @@ graph, connected components, representatives, line-level dedup counts and decont
   (`signature_text`: the non-blank lines whose doc_lines hash is not held by more than
   `line_dedup_min_docs` documents), so shared headers, footers and licence blocks no longer make
   different documents look alike. The line count runs first; a second DoFn (NearEntries) signs the
-  batches with the repeated hashes as a side input. A document whose text is all repeated lines,
+  batches with the repeated hashes as a side input, from the line split Buckets made of each batch
+  (its normalised bytes and line hashes), so every line is split and hashed once. A document whose text is all repeated lines,
   or keeps fewer words (char shingles: characters) than one shingle, is signed on its full text.
   The exact-text and URL keys always use the full text and meta. With `line_dedup_min_docs=0`
   nothing is counted and the option has no effect. The side input holds only the repeated lines:
