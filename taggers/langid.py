@@ -8,7 +8,9 @@ A document of more than `MAX_DOC_CHUNKS` (16) chunks is read from 16 of them spr
 (`sampled_spans`); each chunk read stands for the chunks after it up to the next one read, and its
 weight is their letters, so `lang_share` is a stratified estimate: on the sample corpus that
 predicts 58 % of the characters (a third of the language-ID time saved) and changes the language
-of 0.37 % of the documents, mostly between `en` and `und` at the score threshold.
+of 0.37 % of the documents, mostly between `en` and `und` at the score threshold. A chunk is read
+up to `MAX_PREDICT_CHARS` (400) characters: on the held-out set of `make lid-eval`, 80 paragraphs
+wrong against 79 at 500 and 99 at 300, and 8 % fewer characters predicted on 3 KB documents.
 Each chunk is predicted once (newlines turned into spaces, as fastText requires, truncated to
 `MAX_PREDICT_CHARS` and lower-cased: lid.176 errs less on lower-cased text, and an all-capitals
 paragraph such as a licence's warranty clause otherwise falls under the threshold); its weight is
@@ -49,7 +51,7 @@ import numpy as np
 from taggers import charclass
 
 MIN_SCORE = 0.4
-MAX_PREDICT_CHARS = 500
+MAX_PREDICT_CHARS = 400
 MIN_CHUNK_CHARS = 200
 MAX_DOC_CHUNKS = 16
 UND = "und"
