@@ -44,6 +44,15 @@ def test_control_chars_removed_except_tab_and_newline():
     assert normalise_text("a\x00b\x01c\x07d\te\nf\x0bg\x0ch\x1fi") == "abcd\te\nfghi"
 
 
+def test_control_chars_are_removed_from_non_ascii_text_and_multibyte_characters_survive():
+    import json
+    # U+0100..U+011F and U+4E00 hold bytes 0x80-0x9F and 0xB8 in UTF-8, never a byte below 0x20
+    text = json.loads('"\\u00e9t\\u00e9\\u0001 \\u0100\\u011f\\u4e00\\u001f|\\ud83d|\\t\\n"')
+    assert normalise_text(text) == "\u00e9t\u00e9 \u0100\u011f\u4e00|\ufffd|\t\n"
+    plain = "caf\u00e9 \u4e2d\u6587\n\tok"
+    assert normalise_text(plain) is plain      # nothing to drop: the same object, no copy
+
+
 def test_ascii_text_without_controls_is_unchanged():
     s = "Plain text.\n\tIndented line."
     assert normalise_text(s) == s
