@@ -696,7 +696,8 @@ def parse_args(argv):
                              "per token; 0, or V not below this mix's vocabulary: the proxies train on "
                              "this mix")
     parser.add_argument("--ablation-workers", type=int, default=2, help="single-thread proxies side by side")
-    parser.add_argument("--ablation-concentration", type=float, default=4.0)
+    parser.add_argument("--ablation-concentration", type=float, default=2.0,  # ablate.DEFAULT_CONCENTRATION
+                        help="Dirichlet concentration of the candidates around the target (%(default)s)")
     parser.add_argument("--ablation-design", choices=["random", "maximin"], default="random",
                         help="how candidates are drawn from the Dirichlet: independent draws (random), or "
                              "a space-filling set kept far apart (maximin; README: it ranked more evenly "
