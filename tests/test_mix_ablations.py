@@ -301,3 +301,9 @@ def test_a_sweep_at_a_smaller_vocabulary_builds_its_proxy_mix_and_carries_the_pr
     with open(out / "ablations" / "runs.csv") as f:
         assert {r["run"]: r["wall_s"] for r in csv.DictReader(f)} == rows
     assert json.load(open(out / "ablations" / "proxy_mix" / "manifest.json")) == proxy
+
+
+def test_the_mix_jobs_default_concentration_is_the_sweeps():
+    # mix_job spells the default out (importing mixtures.ablate costs scipy's start-up)
+    args = mix_job.parse_args(["--input", "in", "--output", "out"])[0]
+    assert args.ablation_concentration == ablate.DEFAULT_CONCENTRATION
