@@ -369,6 +369,7 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=DEFAU
     for name in regress.REGRESSORS:
         rho, pred = regress.cv_spearman(name, Wr, Br, target, seed=seed)
         regs[name], preds[name] = {"cv_spearman": rho}, pred
+        regs[name]["cv_spearman_folds"] = regress.cv_spearman_range(name, Wr, Br, target, seed=seed)
     for name in regress.PER_DOMAIN:
         regs[name]["cv_spearman_per_domain"] = regress.cv_spearman_domains(Wr, Br, domains, name, seed=seed)
     if K > 1:
@@ -440,7 +441,10 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=DEFAU
     law = chosen if chosen in regress.PER_DOMAIN else regress.DEFAULT
     per_domain = ", ".join(f"{d} {r:.3f}" for d, r in regs[law]["cv_spearman_per_domain"].items())
     others = ", ".join(f"{r} {regs[r]['cv_spearman']:.3f}" for r in regs if r != chosen)
-    log(f"ablations: {chosen} CV Spearman {fit['cv_spearman']:.3f} on the objective ({others}); "
+    spread = regs[chosen]["cv_spearman_folds"]
+    log(f"ablations: {chosen} CV Spearman {fit['cv_spearman']:.3f} on the objective ({spread['min']:.3f}-"
+        f"{spread['max']:.3f} over {spread['assignments']} fold assignments, median {spread['median']:.3f}; "
+        f"{others}); "
         f"{law} per domain: {per_domain}; {verdict}")
     return fit
 

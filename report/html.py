@@ -366,6 +366,11 @@ def ablations(run: Run, num: Numbers, images) -> str:
                    *([["the proposal as WEIGHTS=", num(f, ["weights_spec"])]] if "weights_spec" in fit else []),
                    ["regression chosen", num(f, ["chosen"])],
                              ["its cross-validated Spearman", num(f, ["cv_spearman"], ".3f")],
+                             *([[f"the same over {fit['regressors'][fit['chosen']]['cv_spearman_folds']['assignments']} "
+                                 "fold assignments: min / median / max",
+                                 " / ".join(num(f, ["regressors", fit["chosen"], "cv_spearman_folds", k], ".3f")
+                                            for k in ("min", "median", "max"))]]
+                               if "cv_spearman_folds" in fit.get("regressors", {}).get(fit.get("chosen"), {}) else []),
                              *[[f"{law.replace('_', ' ')}'s cross-validated Spearman, {d} bits per byte",
                                 num(f, ["regressors", law, "cv_spearman_per_domain", d], ".3f")]
                                for law in [_per_domain_law(fit)]

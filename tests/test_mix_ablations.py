@@ -63,6 +63,19 @@ def test_log_share_law_ranks_a_domain_whose_loss_climbs_as_its_share_nears_zero(
         regress.cv_spearman_domains(W, B, DOMAINS, "gradient_boosting")
 
 
+def test_cv_spearman_range_spans_fold_assignments_and_starts_with_the_reported_one():
+    rng = np.random.default_rng(4)
+    W = rng.dirichlet(TARGET * 2, size=20)
+    B = 3.0 - 0.2 * np.log(W + 0.01) + rng.normal(0, 0.08, (20, 4))   # noisy: folds matter
+    first, _ = regress.cv_spearman("log_share_law", W, B, TARGET, seed=7)
+    spread = regress.cv_spearman_range("log_share_law", W, B, TARGET, seed=7, assignments=6)
+    assert spread["assignments"] == 6
+    assert spread["min"] <= first <= spread["max"] and spread["min"] <= spread["median"] <= spread["max"]
+    assert spread["min"] < spread["max"]        # other fold assignments give other figures
+    again = [regress.cv_spearman("log_share_law", W, B, TARGET, seed=7 + a)[0] for a in range(6)]
+    assert spread["median"] == pytest.approx(float(np.median(again)))
+
+
 def test_candidates_respect_the_repetition_cap():
     caps = np.array([1.0, 1.0, 1.0, 0.05])
     W, rejected = ablate.candidates(TARGET, 50, 20.0, caps, seed=3)
@@ -175,6 +188,8 @@ def test_sweep_writes_runs_and_fit_and_resumes(tmp_path):
         assert key in fit
     assert fit["n_runs"] == 5 and set(fit["regressors"]) == {"log_share_law", "mixing_law", "gradient_boosting"}
     assert fit["chosen"] == "log_share_law"     # fixed below 64 runs, whichever scores best
+    folds = fit["regressors"]["log_share_law"]["cv_spearman_folds"]
+    assert folds["min"] <= fit["cv_spearman"] <= folds["max"] and folds["assignments"] == regress.FOLD_ASSIGNMENTS
     for law in ("log_share_law", "mixing_law"):
         assert set(fit["regressors"][law]["cv_spearman_per_domain"]) == set(fit["proposed_weights"])
     assert len(fit["verified_objective_values"]) == 3 and len(fit["default_objective_values"]) == 3

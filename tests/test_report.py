@@ -162,6 +162,8 @@ def test_numbers_on_the_page_equal_the_run_files(report, run_dir):
                  for d in manifest["domains"]}
     required |= {("mix/ablations/fit.json", ("regressors", name, "cv_spearman"))
                  for name in fit["regressors"] if name != fit["chosen"]}
+    required |= {("mix/ablations/fit.json", ("regressors", fit["chosen"], "cv_spearman_folds", k))
+                 for k in ("min", "median", "max")}
     assert required <= seen, sorted(required - seen)
     assert stats["duplicates"]["decontamination"] and stats["duplicates"]["removed"] > 0  # the fixture has both
 
