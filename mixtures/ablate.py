@@ -56,7 +56,9 @@ median 116 s each): the mixing law's cross-validated Spearman on the objective 0
 over five fold assignments; 0.44-0.80 fitted to either seed alone), and a proposal that beat the
 default on each of 3 paired seeds, by 0.044 +- 0.024 bpb. It did not replicate: with another draw
 (seed 1: mix, candidates and proxy seeds) 0.48, 0.48-0.80 over five fold assignments; its candidate
-means spread 0.082 bpb against 0.134, so its ceiling against them was 0.85.
+means spread 0.082 bpb against 0.134, so its ceiling against them was 0.85. Spending the 32
+proxies on 32 candidates x 1 seed instead (concentration 2, two draws) ranked each domain better
+(0.85-0.98 against 0.73-0.98) but not the objective (0.872 and 0.824 against 0.832 and 0.856).
 
 Candidate design (`candidates`): the same recipe with a maximin set instead of random draws gave
 seed 0 0.826 (0.765-0.900 over five fold assignments; ceiling 0.92), seed 1 0.747 (0.715-0.756;
