@@ -342,12 +342,19 @@ def sweep(mix_dir, n, config="cpu-demo", steps=None, seed=0, concentration=DEFAU
     spath = os.path.join(out, "sweep.json")
     if os.path.exists(spath):
         with open(spath) as f:
-            if json.load(f) != json.loads(json.dumps(settings)):
-                raise AblationError(f"{out} holds a sweep with other settings (config, steps, seed, "
-                                 "concentration, design, the number of maximin candidates, caps or "
-                                 "shards); remove it or use FORCE=1 (a sweep from before candidate "
-                                 "designs: --ablation-design random; one that ran on the mix itself, "
-                                 "from before proxy mixes: --ablation-vocab-size 0)")
+            held = json.load(f)
+        # the verification seeds are not part of the sweep: more of them extend verify.csv (runs
+        # 0..k-1 keep their names and seeds), fewer read its first ones
+        same = {**held, "verify_seeds": verify_seeds} == json.loads(json.dumps(settings))
+        if same and held.get("verify_seeds") != verify_seeds:
+            with open(spath, "w") as f:
+                json.dump(settings, f, indent=1, sort_keys=True)
+        if not same:
+            raise AblationError(f"{out} holds a sweep with other settings (config, steps, seed, "
+                                "concentration, design, the number of maximin candidates, caps or "
+                                "shards); remove it or use FORCE=1 (a sweep from before candidate "
+                                "designs: --ablation-design random; one that ran on the mix itself, "
+                                "from before proxy mixes: --ablation-vocab-size 0)")
     else:
         with open(spath, "w") as f:
             json.dump(settings, f, indent=1, sort_keys=True)

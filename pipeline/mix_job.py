@@ -702,7 +702,8 @@ def parse_args(argv):
                         help="how candidates are drawn from the Dirichlet: independent draws (random), or "
                              "a space-filling set kept far apart (maximin; README: it ranked more evenly "
                              "but its proposals verified worse)")
-    parser.add_argument("--verify-seeds", type=int, default=3)
+    parser.add_argument("--verify-seeds", type=int, default=3,
+                        help="fresh seeds training the proposal and the default (more extend a finished sweep)")
     parser.add_argument("--ablation-replicates", type=int, default=0,
                         help="sweep candidates trained again with another seed, to measure how well one "
                              "run ranks a mixture (fit.json reproducibility)")

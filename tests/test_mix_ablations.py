@@ -279,6 +279,31 @@ def test_a_sweep_with_two_seeds_per_candidate_regresses_on_their_means(tmp_path)
         mix_job.run(five)
 
 
+def test_more_verification_seeds_extend_a_finished_sweep_without_training_it_again(tmp_path):
+    out, args = _four_step_sweep(tmp_path, "--ablation-vocab-size", "0")
+    assert mix_job.main(args) == 0
+    with open(out / "ablations" / "runs.csv") as f:
+        sweep_runs = {r["run"]: r["wall_s"] for r in csv.DictReader(f)}
+    with open(out / "ablations" / "verify.csv") as f:
+        first = {r["run"]: r for r in csv.DictReader(f)}
+    assert len(first) == 4                    # 2 seeds x (proposal, default)
+    three = list(args)
+    three[three.index("--verify-seeds") + 1] = "3"
+    assert mix_job.main(three) == 0
+    with open(out / "ablations" / "runs.csv") as f:
+        assert {r["run"]: r["wall_s"] for r in csv.DictReader(f)} == sweep_runs
+    with open(out / "ablations" / "verify.csv") as f:
+        again = {r["run"]: r for r in csv.DictReader(f)}
+    assert len(again) == 6 and all(again[name] == row for name, row in first.items())  # seeds 0, 1 kept
+    fit = json.load(open(out / "ablations" / "fit.json"))
+    assert len(fit["verified_objective_values"]) == 3 and fit["sweep"]["verify_seeds"] == 3
+    assert json.load(open(out / "ablations" / "sweep.json"))["verify_seeds"] == 3
+    other = list(three)
+    other += ["--ablation-concentration", "7"]     # the sweep itself differs: refused
+    with pytest.raises(mix_job.mcfg.MixError, match="other settings"):
+        mix_job.run(other)
+
+
 def test_a_sweep_at_a_smaller_vocabulary_builds_its_proxy_mix_and_carries_the_proposal_back(tmp_path):
     out, args = _four_step_sweep(tmp_path, "--ablation-vocab-size", "300")
     assert mix_job.main(args) == 0
